@@ -1,0 +1,58 @@
+// Package activities holds the side effects that workflows run: PostgreSQL, Redis, HTTP
+// and media calls. Activities are methods on Activities so they share its clients.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Activities holds the clients activities use.
+type Activities struct {
+	DB    *pgxpool.Pool
+	Redis *redis.Client
+}
+
+// DependencyStatus is one dependency as the worker sees it.
+type DependencyStatus struct {
+	Name      string  `json:"name"`
+	OK        bool    `json:"ok"`
+	LatencyMs float64 `json:"latencyMs"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// DependencyReport is the result of CheckDependencies.
+type DependencyReport struct {
+	Worker string             `json:"worker"`
+	Checks []DependencyStatus `json:"checks"`
+}
+
+// CheckDependencies pings PostgreSQL and Redis from the worker. A failed ping is
+// reported, not returned as an error, so the caller sees which dependency is down
+// instead of a retried activity.
+func (a *Activities) CheckDependencies(ctx context.Context) (DependencyReport, error) {
+	host, _ := os.Hostname()
+	report := DependencyReport{Worker: fmt.Sprintf("%d@%s", os.Getpid(), host)}
+	report.Checks = []DependencyStatus{
+		probe(ctx, "postgres", a.DB.Ping),
+		probe(ctx, "redis", func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }),
+	}
+	return report, nil
+}
+
+func probe(ctx context.Context, name string, ping func(context.Context) error) DependencyStatus {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := ping(ctx)
+	s := DependencyStatus{Name: name, OK: err == nil, LatencyMs: float64(time.Since(start).Microseconds()) / 1000}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s
+}

@@ -1,0 +1,173 @@
+// Package api is Switchboard's stateless HTTP API: Echo handlers, authentication,
+// validation, health, metrics and the OpenAPI document.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+
+	"switchboard/pgstore"
+	"switchboard/telemetry"
+)
+
+// Config holds what the API needs; every field is required.
+type Config struct {
+	Store    *pgstore.Store
+	Redis    *redis.Client
+	Temporal client.Client
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API.
+type Server struct {
+	echo     *echo.Echo
+	store    *pgstore.Store
+	redis    *redis.Client
+	temporal client.Client
+	logger   *slog.Logger
+}
+
+// New builds the API with all routes.
+func New(cfg Config) *Server {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, temporal: cfg.Temporal, logger: cfg.Logger}
+	e.HTTPErrorHandler = s.handleError
+
+	httpMetrics := telemetry.NewHTTPMetrics(cfg.Registry)
+	e.Use(
+		middleware.RequestID(),
+		s.recoverPanics,
+		s.logRequests,
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				start := time.Now()
+				err := next(c)
+				status := c.Response().Status
+				if err != nil {
+					status = toError(err).Status
+				}
+				route := c.Path()
+				if route == "" {
+					route = "unmatched"
+				}
+				httpMetrics.Observe(c.Request().Method, route, status, time.Since(start))
+				return err
+			}
+		},
+	)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(telemetry.Handler(cfg.Registry)))
+	e.GET("/v1/openapi.json", serveOpenAPI)
+
+	v1 := e.Group("/v1", s.authenticate)
+	v1.GET("/me", s.getMe)
+	v1.POST("/tenants", s.createTenant)
+	v1.GET("/tenants", s.listTenants)
+	v1.GET("/tenants/:id", s.getTenant)
+	v1.POST("/users", s.createUser, requireRole(pgstore.RoleAdmin))
+	v1.GET("/users", s.listUsers, requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor))
+	v1.GET("/users/:id", s.getUser)
+	v1.PATCH("/users/:id", s.updateUser, requireRole(pgstore.RoleAdmin))
+	v1.POST("/api-keys", s.createAPIKey)
+	v1.GET("/api-keys", s.listAPIKeys)
+	v1.DELETE("/api-keys/:id", s.revokeAPIKey)
+	v1.POST("/system/checks", s.runSystemCheck, requireRole(pgstore.RoleAdmin))
+	return s
+}
+
+// Handler is the API as an http.Handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists "METHOD path" of every route, for the OpenAPI consistency test.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// Serve answers on l until ctx is done, then drains in-flight requests.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			status = toError(err).Status
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path),
+			slog.String("route", c.Path()),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("remote_ip", c.RealIP()),
+		}
+		if p, ok := principalOf(c); ok {
+			attrs = append(attrs, slog.String("tenant_id", p.TenantID), slog.String("user_id", p.UserID))
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.logger.LogAttrs(c.Request().Context(), level, "http request", attrs...)
+		return err
+	}
+}

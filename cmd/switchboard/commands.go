@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"switchboard/activities"
+	"switchboard/api"
+	"switchboard/devserver"
+	"switchboard/media"
+	"switchboard/pgstore"
+	"switchboard/schema"
+	"switchboard/telemetry"
+	"switchboard/worker"
+)
+
+// bootstrapKeyFile is where `dev` keeps the first admin key, so a developer can find it
+// after the first start's output has scrolled away.
+const bootstrapKeyFile = "bootstrap-admin.key"
+
+// stack is the set of connections every long-running command shares.
+type stack struct {
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	redis    *redis.Client
+	temporal client.Client
+	registry *prometheus.Registry
+}
+
+func (s *stack) close() {
+	if s.temporal != nil {
+		s.temporal.Close()
+	}
+	if s.redis != nil {
+		s.redis.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}
+
+// connect opens PostgreSQL, Redis and a Temporal client at temporalAddr.
+func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr string) (*stack, error) {
+	s := &stack{logger: logger, registry: telemetry.NewRegistry()}
+	var err error
+	if err = checkPostgres(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if s.redis, err = connectRedis(ctx, cfg.RedisURL); err != nil {
+		return nil, err
+	}
+	if s.pool, err = connectPostgres(ctx, cfg.DatabaseURL); err != nil {
+		s.close()
+		return nil, err
+	}
+	metrics, err := telemetry.NewTemporalMetrics(s.registry)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.temporal, err = dialTemporal(temporalAddr, cfg.TemporalNamespace, logger, metrics); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func runMigrate(ctx context.Context, cfg *config, out io.Writer) error {
+	if err := checkPostgres(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	version, err := schema.Migrate(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "database is at schema version %d\n", version)
+	return nil
+}
+
+func runDev(ctx context.Context, cfg *config, out io.Writer) error {
+	logger := newLogger(cfg)
+	if err := checkPostgres(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	// Redis is checked before anything slow starts, so a missing one is reported at once.
+	rdb, err := connectRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	rdb.Close()
+	version, err := schema.Migrate(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	logger.Info("database migrated", "version", version)
+
+	temporalAddr := cfg.TemporalAddress
+	if temporalAddr == "" {
+		srv, err := devserver.Start(ctx, devserver.Config{
+			DatabaseURL:  cfg.DatabaseURL,
+			FrontendAddr: cfg.EmbeddedTemporal,
+			UIAddr:       cfg.TemporalUIAddr,
+			Namespace:    cfg.TemporalNamespace,
+			Logger:       logger,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded Temporal server: %w", err)
+		}
+		defer srv.Stop()
+		temporalAddr = srv.FrontendAddr()
+		logger.Info("embedded Temporal server started", "frontend", temporalAddr, "ui", cfg.TemporalUIAddr)
+	}
+
+	s, err := connect(ctx, cfg, logger, temporalAddr)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := waitTemporal(ctx, s.temporal, temporalAddr); err != nil {
+		return err
+	}
+	store := pgstore.New(s.pool)
+	if err := bootstrap(ctx, store, cfg.DataDir, out); err != nil {
+		return err
+	}
+	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger.With("component", "media")})
+	if err != nil {
+		return err
+	}
+	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("API listener on %s: %w", cfg.HTTPAddr, err)
+	}
+	// The worker registers the search attributes before the API can start runs that use them.
+	if err := worker.EnsureSearchAttributes(ctx, s.temporal, cfg.TemporalNamespace); err != nil {
+		httpListener.Close()
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return worker.Run(gctx, s.temporal, cfg.TemporalNamespace, &activities.Activities{DB: s.pool, Redis: s.redis})
+	})
+	g.Go(func() error { return sip.Run(gctx) })
+	g.Go(func() error {
+		return api.New(api.Config{Store: store, Redis: s.redis, Temporal: s.temporal, Logger: logger, Registry: s.registry}).Serve(gctx, httpListener)
+	})
+	g.Go(func() error {
+		select {
+		case <-sip.Ready():
+			fmt.Fprintf(out, "Switchboard is running.\n  API          http://%s\n  Temporal UI  %s\n  SIP          %s (udp, tcp)\nPress Ctrl-C to stop.\n",
+				displayAddr(httpListener.Addr().String()), uiURL(cfg.TemporalUIAddr, cfg.TemporalAddress), cfg.SIPAddr)
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	err = g.Wait()
+	logger.Info("switchboard stopped")
+	return err
+}
+
+func runAPI(ctx context.Context, cfg *config, out io.Writer) error {
+	logger := newLogger(cfg)
+	s, err := connect(ctx, cfg, logger, cfg.temporalAddress())
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	store := pgstore.New(s.pool)
+	if err := bootstrap(ctx, store, "", out); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("API listener on %s: %w", cfg.HTTPAddr, err)
+	}
+	logger.Info("API listening", "addr", l.Addr().String())
+	return api.New(api.Config{Store: store, Redis: s.redis, Temporal: s.temporal, Logger: logger, Registry: s.registry}).Serve(ctx, l)
+}
+
+func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
+	logger := newLogger(cfg)
+	s, err := connect(ctx, cfg, logger, cfg.temporalAddress())
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := waitTemporal(ctx, s.temporal, cfg.temporalAddress()); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
+	g.Go(func() error {
+		return worker.Run(gctx, s.temporal, cfg.TemporalNamespace, &activities.Activities{DB: s.pool, Redis: s.redis})
+	})
+	logger.Info("worker running", "temporal", cfg.temporalAddress(), "namespace", cfg.TemporalNamespace)
+	return g.Wait()
+}
+
+func runMedia(ctx context.Context, cfg *config, _ io.Writer) error {
+	logger := newLogger(cfg)
+	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger.With("component", "media")})
+	if err != nil {
+		return err
+	}
+	reg := telemetry.NewRegistry()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, reg, logger) })
+	g.Go(func() error { return sip.Run(gctx) })
+	logger.Info("media worker running", "sip", cfg.SIPAddr)
+	return g.Wait()
+}
+
+// bootstrap creates the demo tenant and its admin key on an empty database and tells
+// the operator how to use the key. With a data directory (dev) the key is also kept
+// in a file readable only by the owner.
+func bootstrap(ctx context.Context, store *pgstore.Store, dataDir string, out io.Writer) error {
+	created, err := store.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("first-run bootstrap: %w", err)
+	}
+	keyPath := ""
+	if dataDir != "" {
+		keyPath = filepath.Join(dataDir, bootstrapKeyFile)
+	}
+	if created == nil {
+		if keyPath != "" {
+			if _, err := os.Stat(keyPath); err == nil {
+				fmt.Fprintf(out, "The first admin API key is in %s\n", keyPath)
+			}
+		}
+		return nil
+	}
+	secret := created.Key.Secret
+	fmt.Fprintf(out, "First start: created tenant %q with platform admin %s.\nAdmin API key (shown once):\n\n    %s\n\n",
+		created.Tenant.Slug, created.Admin.Email, secret)
+	if keyPath != "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(keyPath, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("save admin key: %w", err)
+		}
+		fmt.Fprintf(out, "It is saved in %s. Try:\n    curl -H \"Authorization: Bearer $(cat %s)\" http://127.0.0.1:8080/v1/me\n\n", keyPath, keyPath)
+	}
+	return nil
+}
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func uiURL(uiAddr, external string) string {
+	switch {
+	case external != "":
+		return "(external cluster " + external + ": use its own Web UI)"
+	case uiAddr == "":
+		return "(disabled)"
+	}
+	return "http://" + displayAddr(uiAddr)
+}
+

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// config is every setting of every subcommand; each comes from a flag, else from its
+// SWITCHBOARD_* environment variable, else from a default that works on a laptop.
+type config struct {
+	DatabaseURL       string
+	RedisURL          string
+	TemporalAddress   string
+	TemporalNamespace string
+	EmbeddedTemporal  string
+	TemporalUIAddr    string
+	HTTPAddr          string
+	SIPAddr           string
+	MetricsAddr       string
+	DataDir           string
+	LogLevel          string
+}
+
+type setting struct {
+	target *string
+	flag   string
+	env    string
+	def    string
+	usage  string
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{&c.DatabaseURL, "database-url", "SWITCHBOARD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard?sslmode=disable", "PostgreSQL URL; the database is created if missing"},
+		{&c.RedisURL, "redis-url", "SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL"},
+		{&c.TemporalAddress, "temporal-address", "SWITCHBOARD_TEMPORAL_ADDRESS", "", "Temporal frontend host:port; `dev` embeds a server when empty, other commands default to 127.0.0.1:7233"},
+		{&c.TemporalNamespace, "temporal-namespace", "SWITCHBOARD_TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+		{&c.EmbeddedTemporal, "embedded-temporal-addr", "SWITCHBOARD_EMBEDDED_TEMPORAL_ADDR", "127.0.0.1:7233", "dev: where the embedded Temporal frontend listens"},
+		{&c.TemporalUIAddr, "temporal-ui-addr", "SWITCHBOARD_TEMPORAL_UI_ADDR", "127.0.0.1:8233", "dev: where the embedded Temporal Web UI listens; empty disables it"},
+		{&c.HTTPAddr, "http-addr", "SWITCHBOARD_HTTP_ADDR", ":8080", "HTTP API listen address"},
+		{&c.SIPAddr, "sip-addr", "SWITCHBOARD_SIP_ADDR", ":5060", "SIP listen address (UDP and TCP)"},
+		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
+		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
+		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
+	}
+}
+
+// parse fills c from args and the environment.
+func (c *config) parse(cmd string, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("switchboard "+cmd, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	for _, s := range c.settings() {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		fs.StringVar(s.target, s.flag, def, s.usage+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// temporalAddress is the cluster to dial in the commands that never embed one.
+func (c *config) temporalAddress() string {
+	if c.TemporalAddress == "" {
+		return "127.0.0.1:7233"
+	}
+	return c.TemporalAddress
+}

@@ -1,0 +1,100 @@
+// Package worker registers Switchboard's workflows and activities on their task queue
+// and runs the Temporal worker.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"switchboard/activities"
+	"switchboard/workflows"
+)
+
+// New returns a worker for the Switchboard task queue with every workflow and activity
+// registered.
+func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	Register(w, acts)
+	return w
+}
+
+// Register adds Switchboard's workflows and activities to w; replay tests use it too so
+// they check exactly what production runs.
+func Register(w sdkworker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflow(workflows.SystemCheck)
+	w.RegisterActivity(acts)
+}
+
+// Run registers the search attributes, then runs the worker until ctx is done.
+func Run(ctx context.Context, c client.Client, namespace string, acts *activities.Activities) error {
+	if err := EnsureSearchAttributes(ctx, c, namespace); err != nil {
+		return err
+	}
+	w := New(c, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// EnsureSearchAttributes adds the custom search attributes the workflows use to the
+// namespace, leaving alone those already there. It fails if one exists with another type.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	op := c.OperatorService()
+	existing, err := listSearchAttributes(ctx, op, namespace)
+	if err != nil {
+		return err
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for _, key := range workflows.SearchAttributes {
+		have, ok := existing.GetCustomAttributes()[key.GetName()]
+		switch {
+		case !ok:
+			missing[key.GetName()] = key.GetValueType()
+		case have != key.GetValueType():
+			return fmt.Errorf("search attribute %s exists in namespace %s as %s, Switchboard needs %s",
+				key.GetName(), namespace, have, key.GetValueType())
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	if err != nil {
+		return fmt.Errorf("add search attributes to namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// namespaceWait covers the server's namespace cache refresh: a namespace registered a
+// moment ago is unknown to the operator API for a couple of seconds.
+const namespaceWait = 30 * time.Second
+
+func listSearchAttributes(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string) (*operatorservice.ListSearchAttributesResponse, error) {
+	deadline := time.Now().Add(namespaceWait)
+	for {
+		res, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		var notFound *serviceerror.NamespaceNotFound
+		if err == nil || !errors.As(err, &notFound) || time.Now().After(deadline) {
+			if err != nil {
+				return nil, fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
+			}
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
