@@ -277,4 +277,3 @@ func uiURL(uiAddr, external string) string {
 	}
 	return "http://" + displayAddr(uiAddr)
 }
-

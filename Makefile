@@ -1,0 +1,45 @@
+# Switchboard. `make run` starts the whole product on this machine; `make test` runs
+# every test against the local PostgreSQL and Redis.
+
+# The embedded Temporal server needs a newer Go than some machines default to; let the
+# go command fetch the toolchain named in go.mod.
+export GOTOOLCHAIN ?= go1.26.10+auto
+
+GO         ?= go
+BIN        := bin/switchboard
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+TEST_TIMEOUT  ?= 12m
+
+.PHONY: all build run test test-unit bench lint deps-test clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/switchboard
+
+run: build
+	./$(BIN) dev
+
+# Test peers that come from Debian: SIPp for SIP.
+deps-test:
+	@command -v sipp >/dev/null 2>&1 || { \
+		echo "installing sip-tester (SIPp) for the SIP tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+
+test: deps-test
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(WORKFLOWCHECK) ./...
+
+clean:
+	rm -rf bin
