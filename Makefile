@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 TEST_TIMEOUT  ?= 12m
 
-.PHONY: all build run test test-unit bench lint deps-test clean
+.PHONY: all build run test bench lint deps-test clean
 
 all: build
 
@@ -29,9 +29,6 @@ deps-test:
 
 test: deps-test
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-
-test-unit:
-	$(GO) test -count=1 -short ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,12 +44,112 @@ func decode(c echo.Context, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		e := jsonError(err)
+		if e.Code == CodeInvalid {
+			e.Field = unknownFieldPath(body, reflect.TypeOf(v), e.Field)
+		}
+		return e
 	}
-	if dec.More() {
+	// Anything but the end of input after the value, including a stray '}' or ']'
+	// (which dec.More would not report), is trailing data.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errMalformed("", "the body has data after the JSON value")
 	}
 	return nil
+}
+
+// unknownFieldPath finds the unknown key name in body and returns its dotted path from
+// the root ("admin.password"), the form type errors use; encoding/json names only the
+// key. It falls back to name.
+func unknownFieldPath(body []byte, t reflect.Type, name string) string {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return name
+	}
+	if path, ok := findUnknownField(doc, t, name, ""); ok {
+		return path
+	}
+	return name
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+func findUnknownField(doc any, t reflect.Type, name, prefix string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return "", false // decodes itself; unknown fields are not reported inside it
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		items, _ := doc.([]any)
+		for _, item := range items {
+			if path, ok := findUnknownField(item, t.Elem(), name, prefix); ok {
+				return path, true
+			}
+		}
+	case reflect.Map:
+		// Like encoding/json's type errors, the path leaves out map keys and array indexes.
+		obj, _ := doc.(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			if path, ok := findUnknownField(obj[k], t.Elem(), name, prefix); ok {
+				return path, true
+			}
+		}
+	case reflect.Struct:
+		obj, _ := doc.(map[string]any)
+		fields := jsonFields(t)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			f, known := fields[k]
+			if !known {
+				for fk, ff := range fields {
+					if strings.EqualFold(fk, k) {
+						f, known = ff, true
+						break
+					}
+				}
+			}
+			if !known {
+				if k == name {
+					return joinField(prefix, k), true
+				}
+				continue
+			}
+			if path, ok := findUnknownField(obj[k], f.Type, name, joinField(prefix, f.Name)); ok {
+				return path, true
+			}
+		}
+	}
+	return "", false
+}
+
+// jsonFields maps the JSON names of t's fields, including those promoted from embedded
+// structs, to the field with its JSON name in Name.
+func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		f.Name = name
+		out[name] = f
+	}
+	return out
+}
+
+func joinField(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
 }
 
 func jsonError(err error) *Error {

@@ -87,7 +87,11 @@ func EnsureDatabase(ctx context.Context, url string) error {
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile by another process
+	// Created meanwhile by another process: PostgreSQL reports 42P04 when it sees the
+	// other database in its early name check, and a unique violation on pg_database
+	// when both sessions passed that check at once.
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" ||
+		pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index") {
 		return nil
 	}
 	if err != nil {

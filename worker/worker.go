@@ -22,15 +22,15 @@ import (
 // registered.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
-	Register(w, acts)
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
 	return w
 }
 
-// Register adds Switchboard's workflows and activities to w; replay tests use it too so
+// RegisterWorkflows adds Switchboard's workflows to r; the replay tests use it too so
 // they check exactly what production runs.
-func Register(w sdkworker.Registry, acts *activities.Activities) {
-	w.RegisterWorkflow(workflows.SystemCheck)
-	w.RegisterActivity(acts)
+func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
+	r.RegisterWorkflow(workflows.SystemCheck)
 }
 
 // Run registers the search attributes, then runs the worker until ctx is done.

@@ -26,6 +26,7 @@ func newLogger(cfg *config) *slog.Logger {
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in parse
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	media.SetSIPLibraryLogger(logger.With("component", "sip"))
+	redis.SetLogger(redisLogger{logger.With("component", "redis")})
 	return logger
 }
 
@@ -144,4 +145,12 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		return err
 	}
 	return nil
+}
+
+// redisLogger keeps go-redis's internal retries out of the terminal: the caller reports
+// an unreachable Redis itself, once and plainly.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
