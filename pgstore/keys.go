@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -45,7 +46,7 @@ func (k *NewAPIKey) Validate(now time.Time) error {
 	if !isUUID(k.UserID) {
 		return invalid("userId", "must be the ID of a user of this tenant")
 	}
-	if k.Name == "" || len(k.Name) > 200 {
+	if k.Name == "" || utf8.RuneCountInString(k.Name) > 200 {
 		return invalid("name", "is required and at most 200 characters")
 	}
 	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
@@ -96,7 +97,17 @@ func parsePrefix(secret string) (string, bool) {
 		return "", false
 	}
 	prefix, _, ok := strings.Cut(rest, "_")
-	return prefix, ok && len(prefix) == 16
+	if !ok || len(prefix) != 16 {
+		return "", false
+	}
+	// Only what newSecret makes (lower-case base32) may reach the query: other bytes,
+	// such as invalid UTF-8 or NUL, make PostgreSQL fail instead of find nothing.
+	for _, c := range []byte(prefix) {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return "", false
+		}
+	}
+	return prefix, true
 }
 
 const keyColumns = `id, tenant_id, user_id, name, prefix, expires_at, revoked_at, last_used_at, created_at`

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -36,13 +37,14 @@ func (t *NewTenant) Validate() error {
 	if !slugPattern.MatchString(t.Slug) {
 		return invalid("slug", "must be 2-63 lower-case letters, digits or dashes, starting with a letter or digit")
 	}
-	if t.Name == "" || len(t.Name) > 200 {
+	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 {
 		return invalid("name", "is required and at most 200 characters")
 	}
 	if t.TimeZone == "" {
 		t.TimeZone = "UTC"
 	}
-	if _, err := time.LoadLocation(t.TimeZone); err != nil {
+	// "Local" loads too, as whatever zone the server runs in; it is not an IANA name.
+	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "Local" {
 		return invalid("timeZone", "%q is not an IANA time zone", t.TimeZone)
 	}
 	t.Admin.Role = RoleAdmin

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -56,7 +57,7 @@ func (u *NewUser) Validate() error {
 	if addr, err := mail.ParseAddress(u.Email); err != nil || addr.Address != u.Email || len(u.Email) > 320 {
 		return invalid("email", "must be a plain e-mail address such as ana@example.com")
 	}
-	if u.Name == "" || len(u.Name) > 200 {
+	if u.Name == "" || utf8.RuneCountInString(u.Name) > 200 {
 		return invalid("name", "is required and at most 200 characters")
 	}
 	if !u.Role.Valid() {
@@ -76,7 +77,7 @@ type UserUpdate struct {
 func (u *UserUpdate) Validate() error {
 	if u.Name != nil {
 		n := strings.TrimSpace(*u.Name)
-		if n == "" || len(n) > 200 {
+		if n == "" || utf8.RuneCountInString(n) > 200 {
 			return invalid("name", "must not be empty and at most 200 characters")
 		}
 		u.Name = &n
