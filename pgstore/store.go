@@ -83,6 +83,9 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func audit(ctx context.Context, tx pgx.Tx, tenantID string, actor Actor, action, objectType, objectID string, details any) error {
+	if details == nil {
+		details = struct{}{}
+	}
 	body, err := json.Marshal(details)
 	if err != nil {
 		return err

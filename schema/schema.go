@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -115,4 +116,28 @@ func DropDatabase(ctx context.Context, url string) error {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	return err
+}
+
+// Check fails when the database behind pool has not been migrated to this build's
+// newest migration, telling the operator to run `switchboard migrate`. A newer
+// database is accepted: migrations only add, so an older build keeps working during a
+// rolling deploy.
+func Check(ctx context.Context, pool *pgxpool.Pool) error {
+	want, err := Latest()
+	if err != nil {
+		return err
+	}
+	var have int32
+	err = pool.QueryRow(ctx, "SELECT version FROM "+versionTable).Scan(&have)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no version table yet
+		return fmt.Errorf("the database has no Switchboard schema: run `switchboard migrate`")
+	}
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if int(have) < want {
+		return fmt.Errorf("the database schema is at version %d, this build needs %d: run `switchboard migrate`", have, want)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"switchboard/schema"
 )
@@ -319,5 +320,33 @@ func TestDropDatabase(t *testing.T) {
 		t.Error("session on the dropped database still answers")
 	} else if errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("ping: %v", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	url, _ := freshURL(t, "")
+	if err := schema.EnsureDatabase(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := schema.Check(ctx, pool); err == nil || !strings.Contains(err.Error(), "switchboard migrate") {
+		t.Errorf("unmigrated database: %v", err)
+	}
+	if _, err := schema.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Check(ctx, pool); err != nil {
+		t.Errorf("migrated database: %v", err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE schema_version SET version = 0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Check(ctx, pool); err == nil || !strings.Contains(err.Error(), "version 0") {
+		t.Errorf("database behind this build: %v", err)
 	}
 }

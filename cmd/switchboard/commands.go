@@ -64,6 +64,10 @@ func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr
 		s.close()
 		return nil, err
 	}
+	if err = schema.Check(ctx, s.pool); err != nil {
+		s.close()
+		return nil, err
+	}
 	metrics, err := telemetry.NewTemporalMetrics(s.registry)
 	if err != nil {
 		s.close()
