@@ -265,13 +265,13 @@ func TestUnknownFieldPath(t *testing.T) {
 	}
 	type doc struct {
 		Embedded
-		Inner   Inner            `json:"inner"`
-		List    []*Inner         `json:"list"`
-		ByKey   map[string]Inner `json:"byKey"`
+		Inner    Inner            `json:"inner"`
+		List     []*Inner         `json:"list"`
+		ByKey    map[string]Inner `json:"byKey"`
 		Untagged Inner
-		Skipped Inner     `json:"-"`
-		When    time.Time `json:"when"`
-		hidden  Inner
+		Skipped  Inner     `json:"-"`
+		When     time.Time `json:"when"`
+		hidden   Inner
 	}
 	tests := []struct {
 		body, name, want string

@@ -50,7 +50,6 @@ func New(cfg Config) *Server {
 	httpMetrics := telemetry.NewHTTPMetrics(cfg.Registry)
 	e.Use(
 		middleware.RequestID(),
-		s.recoverPanics,
 		s.logRequests,
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
@@ -68,6 +67,8 @@ func New(cfg Config) *Server {
 				return err
 			}
 		},
+		// Innermost, so that a panic becomes an error the log and metrics see as a 500.
+		s.recoverPanics,
 	)
 
 	e.GET("/healthz", s.healthz)
@@ -75,19 +76,22 @@ func New(cfg Config) *Server {
 	e.GET("/metrics", echo.WrapHandler(telemetry.Handler(cfg.Registry)))
 	e.GET("/v1/openapi.json", serveOpenAPI)
 
-	v1 := e.Group("/v1", s.authenticate)
-	v1.GET("/me", s.getMe)
-	v1.POST("/tenants", s.createTenant)
-	v1.GET("/tenants", s.listTenants)
-	v1.GET("/tenants/:id", s.getTenant)
-	v1.POST("/users", s.createUser, requireRole(pgstore.RoleAdmin))
-	v1.GET("/users", s.listUsers, requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor))
-	v1.GET("/users/:id", s.getUser)
-	v1.PATCH("/users/:id", s.updateUser, requireRole(pgstore.RoleAdmin))
-	v1.POST("/api-keys", s.createAPIKey)
-	v1.GET("/api-keys", s.listAPIKeys)
-	v1.DELETE("/api-keys/:id", s.revokeAPIKey)
-	v1.POST("/system/checks", s.runSystemCheck, requireRole(pgstore.RoleAdmin))
+	// authenticate is route middleware, not group middleware: Echo runs group middleware
+	// through catch-all /v1 and /v1/* not-found routes, and those take precedence over
+	// 405, so a wrong method on a real route would answer 401 or 404.
+	v1 := e.Group("/v1")
+	v1.GET("/me", s.getMe, s.authenticate)
+	v1.POST("/tenants", s.createTenant, s.authenticate)
+	v1.GET("/tenants", s.listTenants, s.authenticate)
+	v1.GET("/tenants/:id", s.getTenant, s.authenticate)
+	v1.POST("/users", s.createUser, s.authenticate, requireRole(pgstore.RoleAdmin))
+	v1.GET("/users", s.listUsers, s.authenticate, requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor))
+	v1.GET("/users/:id", s.getUser, s.authenticate)
+	v1.PATCH("/users/:id", s.updateUser, s.authenticate, requireRole(pgstore.RoleAdmin))
+	v1.POST("/api-keys", s.createAPIKey, s.authenticate)
+	v1.GET("/api-keys", s.listAPIKeys, s.authenticate)
+	v1.DELETE("/api-keys/:id", s.revokeAPIKey, s.authenticate)
+	v1.POST("/system/checks", s.runSystemCheck, s.authenticate, requireRole(pgstore.RoleAdmin))
 	return s
 }
 

@@ -31,7 +31,7 @@ var updateHistories = flag.Bool("update-histories", false, "record workflow hist
 
 // testStack is one `switchboard dev` started by run, on free ports and its own databases.
 type testStack struct {
-	t        *testing.T
+	t        testing.TB
 	args     []string
 	dbURL    string
 	httpURL  string
@@ -70,7 +70,7 @@ func randomName(prefix string) string {
 
 // freeTCP returns a loopback address whose port is free for TCP and, when udp is set,
 // for UDP too. Ports stay below 32768 like the server's own internal ones.
-func freeTCP(t *testing.T, udp bool) string {
+func freeTCP(t testing.TB, udp bool) string {
 	t.Helper()
 	for range 200 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,7 +93,7 @@ func freeTCP(t *testing.T, udp bool) string {
 	return ""
 }
 
-func newTestStack(t *testing.T) *testStack {
+func newTestStack(t testing.TB) *testStack {
 	t.Helper()
 	db := randomName("switchboard_test_")
 	s := &testStack{
@@ -228,7 +228,7 @@ func (s *testStack) do(method, path, key, body string) response {
 
 func (s *testStack) temporalClient() client.Client {
 	s.t.Helper()
-	c, err := client.Dial(client.Options{HostPort: s.temporal, Namespace: "default"})
+	c, err := client.Dial(client.Options{HostPort: s.temporal, Namespace: "default", Logger: quietLogger()})
 	if err != nil {
 		s.t.Fatal(err)
 	}
