@@ -138,7 +138,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	if err := bootstrap(ctx, store, cfg.DataDir, out); err != nil {
 		return err
 	}
-	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger.With("component", "media")})
+	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
 
 func runMedia(ctx context.Context, cfg *config, _ io.Writer) error {
 	logger := newLogger(cfg)
-	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger.With("component", "media")})
+	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func newLogger(cfg *config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in parse
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	media.SetSIPLibraryLogger(logger.With("component", "sip"))
+	media.SetSIPLibraryLogger(logger)
 	redis.SetLogger(redisLogger{logger.With("component", "redis")})
 	return logger
 }
