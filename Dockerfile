@@ -35,9 +35,11 @@ RUN go mod download && go mod verify
 # Then the source (see .dockerignore for what stays out of the context).
 COPY . .
 
+# -tags nodev leaves out the embedded Temporal server and Web UI that only
+# `switchboard dev` uses: the binary shrinks from ~330 MB to ~35 MB.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false -ldflags="-s -w" \
+    go build -tags nodev -trimpath -buildvcs=false -ldflags="-s -w" \
         -o /out/switchboard ./cmd/switchboard
 
 # ---------------------------------------------------------------------------

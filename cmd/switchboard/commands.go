@@ -17,7 +17,6 @@ import (
 
 	"switchboard/activities"
 	"switchboard/api"
-	"switchboard/devserver"
 	"switchboard/media"
 	"switchboard/pgstore"
 	"switchboard/schema"
@@ -111,19 +110,12 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 
 	temporalAddr := cfg.TemporalAddress
 	if temporalAddr == "" {
-		srv, err := devserver.Start(ctx, devserver.Config{
-			DatabaseURL:  cfg.DatabaseURL,
-			FrontendAddr: cfg.EmbeddedTemporal,
-			UIAddr:       cfg.TemporalUIAddr,
-			Namespace:    cfg.TemporalNamespace,
-			Logger:       logger,
-		})
+		addr, stop, err := startEmbeddedTemporal(ctx, cfg, logger)
 		if err != nil {
-			return fmt.Errorf("embedded Temporal server: %w", err)
+			return err
 		}
-		defer srv.Stop()
-		temporalAddr = srv.FrontendAddr()
-		logger.Info("embedded Temporal server started", "frontend", temporalAddr, "ui", cfg.TemporalUIAddr)
+		defer stop()
+		temporalAddr = addr
 	}
 
 	s, err := connect(ctx, cfg, logger, temporalAddr)
