@@ -137,10 +137,12 @@ func (s *Server) FrontendAddr() string { return s.cfg.FrontendAddr }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
+	began := time.Now()
 	if s.ui != nil {
 		s.ui.Stop()
 		<-s.uiDone
 	}
+	defer func() { s.cfg.Logger.Info("embedded Temporal server stopped", "took", time.Since(began).String()) }()
 	if err := s.temporal.Stop(); err != nil {
 		s.cfg.Logger.Warn("temporal server stop", "error", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,8 +162,13 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 		}
 		return nil
 	})
+	<-gctx.Done()
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "Stopping; the embedded Temporal server takes a few seconds to drain…")
+	}
+	began := time.Now()
 	err = g.Wait()
-	logger.Info("switchboard stopped")
+	logger.Info("switchboard services stopped", "took", time.Since(began).String())
 	return err
 }
 
