@@ -47,26 +47,9 @@ func New(cfg Config) *Server {
 	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, temporal: cfg.Temporal, logger: cfg.Logger}
 	e.HTTPErrorHandler = s.handleError
 
-	httpMetrics := telemetry.NewHTTPMetrics(cfg.Registry)
 	e.Use(
 		middleware.RequestID(),
-		s.logRequests,
-		func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) error {
-				start := time.Now()
-				err := next(c)
-				status := c.Response().Status
-				if err != nil {
-					status = toError(err).Status
-				}
-				route := c.Path()
-				if route == "" {
-					route = "unmatched"
-				}
-				httpMetrics.Observe(c.Request().Method, route, status, time.Since(start))
-				return err
-			}
-		},
+		s.observeRequests(telemetry.NewHTTPMetrics(cfg.Registry)),
 		// Innermost, so that a panic becomes an error the log and metrics see as a 500.
 		s.recoverPanics,
 	)
@@ -147,31 +130,43 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		status := c.Response().Status
-		if err != nil {
-			status = toError(err).Status
+// observeRequests writes one log line and the HTTP metrics for every request.
+func (s *Server) observeRequests(metrics *telemetry.HTTPMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			status := c.Response().Status
+			if err != nil {
+				status = toError(err).Status
+			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			metrics.Observe(c.Request().Method, route, status, time.Since(start))
+			s.logRequest(c, status, time.Since(start))
+			return err
 		}
-		attrs := []slog.Attr{
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-			slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path),
-			slog.String("route", c.Path()),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("remote_ip", c.RealIP()),
-		}
-		if p, ok := principalOf(c); ok {
-			attrs = append(attrs, slog.String("tenant_id", p.TenantID), slog.String("user_id", p.UserID))
-		}
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		s.logger.LogAttrs(c.Request().Context(), level, "http request", attrs...)
-		return err
 	}
+}
+
+func (s *Server) logRequest(c echo.Context, status int, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+		slog.String("method", c.Request().Method),
+		slog.String("path", c.Request().URL.Path),
+		slog.String("route", c.Path()),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.String("remote_ip", c.RealIP()),
+	}
+	if p, ok := principalOf(c); ok {
+		attrs = append(attrs, slog.String("tenant_id", p.TenantID), slog.String("user_id", p.UserID))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.logger.LogAttrs(c.Request().Context(), level, "http request", attrs...)
 }

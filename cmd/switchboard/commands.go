@@ -163,7 +163,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 		return nil
 	})
 	<-gctx.Done()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && cfg.TemporalAddress == "" {
 		fmt.Fprintln(out, "Stopping; the embedded Temporal server takes a few seconds to drain…")
 	}
 	began := time.Now()
