@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"switchboard/pgstore"
+	"switchboard/pgtest"
 	"switchboard/schema"
 )
 
@@ -45,15 +46,9 @@ func run(m *testing.M) int {
 // drop closes the pool and removes the database. It is the only place tests make
 // databases.
 func freshDatabase(ctx context.Context, maxConns int) (p *pgxpool.Pool, drop func(), err error) {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, nil, err
-	}
-	url := "postgres://postgres@127.0.0.1:5432/switchboard_test_" + hex.EncodeToString(b[:]) + "?sslmode=disable"
+	url, dropURL := pgtest.NewURL("")
 	dropDB := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := schema.DropDatabase(ctx, url); err != nil {
+		if err := dropURL(); err != nil {
 			fmt.Fprintln(os.Stderr, "drop test database:", err)
 		}
 	}

@@ -2,8 +2,6 @@ package schema_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -13,35 +11,30 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"switchboard/pgtest"
 	"switchboard/schema"
 )
 
-// serverURL is the local test PostgreSQL (trust auth); adminURL names its maintenance
-// database, which the tests use to look at pg_database.
-const (
-	serverURL = "postgres://postgres@127.0.0.1:5432/"
-	adminURL  = serverURL + "postgres?sslmode=disable"
-)
+// adminURL names the test server's maintenance database, which the tests use to look
+// at pg_database.
+const adminURL = pgtest.Server + "postgres?sslmode=disable"
 
 // freshURL returns the URL of a database that does not exist yet, with a name of its own
 // so that tests never touch `switchboard` or another package's databases. The database
 // is dropped when the test ends, whether or not the test created it.
 func freshURL(t *testing.T, suffix string) (url, name string) {
 	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name = "switchboard_test_" + hex.EncodeToString(b[:]) + suffix
-	url = serverURL + name + "?sslmode=disable"
+	url, drop := pgtest.NewURL(suffix)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := schema.DropDatabase(ctx, url); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+		if err := drop(); err != nil {
+			t.Errorf("drop test database: %v", err)
 		}
 	})
-	return url, name
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url, cfg.Database
 }
 
 func testContext(t *testing.T) context.Context {

@@ -24,7 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"switchboard/schema"
+	"switchboard/pgtest"
 )
 
 var updateHistories = flag.Bool("update-histories", false, "record workflow histories into workflows/testdata for the replay tests")
@@ -95,10 +95,10 @@ func freeTCP(t testing.TB, udp bool) string {
 
 func newTestStack(t testing.TB) *testStack {
 	t.Helper()
-	db := randomName("switchboard_test_")
+	dbURL, drop := pgtest.NewURL("")
 	s := &testStack{
 		t:        t,
-		dbURL:    "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable",
+		dbURL:    dbURL,
 		dataDir:  t.TempDir(),
 		sipAddr:  freeTCP(t, true),
 		temporal: freeTCP(t, false),
@@ -117,13 +117,10 @@ func newTestStack(t testing.TB) *testStack {
 		"--data-dir", s.dataDir,
 		"--log-level", "warn",
 	}
+	// The embedded Temporal server's two databases are dropped with it.
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, name := range []string{db, db + "_temporal", db + "_temporal_visibility"} {
-			if err := schema.DropDatabase(ctx, strings.Replace(s.dbURL, db, name, 1)); err != nil {
-				t.Logf("drop %s: %v", name, err)
-			}
+		if err := drop(); err != nil {
+			t.Logf("drop test databases: %v", err)
 		}
 	})
 	return s
