@@ -110,6 +110,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			// Search attributes registered at start must be usable by the very next
 			// request, not after the cache refresh interval.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+			// Switchboard uses no Nexus endpoints; off, the server does not warn about
+			// its missing HTTP port at every start.
+			dynamicconfig.EnableNexus.Key(): false,
 		}),
 	)
 	if err != nil {
