@@ -33,11 +33,9 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SystemCheck)
 }
 
-// Run registers the search attributes, then runs the worker until ctx is done.
-func Run(ctx context.Context, c client.Client, namespace string, acts *activities.Activities) error {
-	if err := EnsureSearchAttributes(ctx, c, namespace); err != nil {
-		return err
-	}
+// Run runs the worker until ctx is done. Callers register the search attributes first
+// (EnsureSearchAttributes), since the workflows set them.
+func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
 	w := New(c, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -147,7 +147,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return worker.Run(gctx, s.temporal, cfg.TemporalNamespace, &activities.Activities{DB: s.pool, Redis: s.redis})
+		return worker.Run(gctx, s.temporal, &activities.Activities{DB: s.pool, Redis: s.redis})
 	})
 	g.Go(func() error { return sip.Run(gctx) })
 	g.Go(func() error {
@@ -188,6 +188,9 @@ func runAPI(ctx context.Context, cfg *config, out io.Writer) error {
 		return fmt.Errorf("API listener on %s: %w", cfg.HTTPAddr, err)
 	}
 	logger.Info("API listening", "addr", l.Addr().String())
+	// The API starts runs that carry search attributes, so it registers them too, in the
+	// background: it must serve /readyz while the Temporal cluster is still coming up.
+	go ensureSearchAttributes(ctx, s.temporal, cfg.TemporalNamespace, logger)
 	return api.New(api.Config{Store: store, Redis: s.redis, Temporal: s.temporal, Logger: logger, Registry: s.registry}).Serve(ctx, l)
 }
 
@@ -201,10 +204,13 @@ func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
 	if err := waitTemporal(ctx, s.temporal, cfg.temporalAddress()); err != nil {
 		return err
 	}
+	if err := worker.EnsureSearchAttributes(ctx, s.temporal, cfg.TemporalNamespace); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
 	g.Go(func() error {
-		return worker.Run(gctx, s.temporal, cfg.TemporalNamespace, &activities.Activities{DB: s.pool, Redis: s.redis})
+		return worker.Run(gctx, s.temporal, &activities.Activities{DB: s.pool, Redis: s.redis})
 	})
 	logger.Info("worker running", "temporal", cfg.temporalAddress(), "namespace", cfg.TemporalNamespace)
 	return g.Wait()
@@ -278,4 +284,21 @@ func uiURL(uiAddr, external string) string {
 		return "(disabled)"
 	}
 	return "http://" + displayAddr(uiAddr)
+}
+
+// ensureSearchAttributes retries until the namespace has Switchboard's search
+// attributes or ctx ends.
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) {
+	for {
+		err := worker.EnsureSearchAttributes(ctx, c, namespace)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		logger.Warn("search attributes not registered yet; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
