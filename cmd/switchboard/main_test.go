@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"switchboard/pgtest"
+	"switchboard/schema"
 )
 
 var updateHistories = flag.Bool("update-histories", false, "record workflow histories into workflows/testdata for the replay tests")
@@ -543,5 +544,101 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// TestSeparateProcesses runs `migrate`, `api`, `worker` and `media` as production does,
+// each on its own, against the Temporal server and database of a running dev stack.
+func TestSeparateProcesses(t *testing.T) {
+	s := newTestStack(t)
+	s.start()
+	defer s.stop()
+	adminKey := keyPattern.FindString(s.out.String())
+
+	var out syncBuffer
+	common := []string{"--database-url", s.dbURL, "--redis-url", "redis://127.0.0.1:6379/15", "--temporal-address", s.temporal, "--log-level", "warn"}
+	if err := run(context.Background(), append([]string{"migrate"}, common...), func(string) string { return "" }, &out); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if !strings.Contains(out.String(), "schema version") {
+		t.Errorf("migrate said %q", out.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	apiAddr, workerMetrics, mediaMetrics := freeTCP(t, false), freeTCP(t, false), freeTCP(t, false)
+	procs := map[string][]string{
+		"api":    append([]string{"api", "--http-addr", apiAddr}, common...),
+		"worker": append([]string{"worker", "--metrics-addr", workerMetrics}, common...),
+		"media":  {"media", "--sip-addr", freeTCP(t, true), "--metrics-addr", mediaMetrics, "--log-level", "warn"},
+	}
+	done := make(chan error, len(procs))
+	for name, args := range procs {
+		go func() {
+			err := run(ctx, args, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			done <- err
+		}()
+	}
+	defer func() {
+		cancel()
+		for range procs {
+			if err := <-done; err != nil {
+				t.Errorf("stopping: %v", err)
+			}
+		}
+	}()
+
+	waitOK := func(url string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			res, err := http.Get(url)
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not answering 200: %v", url, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitOK("http://" + apiAddr + "/readyz")
+	waitOK("http://" + workerMetrics + "/healthz")
+	waitOK("http://" + mediaMetrics + "/metrics")
+
+	api := &testStack{t: t, httpURL: "http://" + apiAddr}
+	r := api.do("POST", "/v1/system/checks", adminKey, "")
+	if r.status != 200 || r.json(t)["result"].(map[string]any)["healthy"] != true {
+		t.Errorf("system check through the standalone API: %d %s", r.status, r.body)
+	}
+	res, err := http.Get("http://" + workerMetrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "temporal_") {
+		t.Error("worker /metrics has no Temporal SDK metrics")
+	}
+}
+
+func TestAPIRefusesUnmigratedDatabase(t *testing.T) {
+	url, drop := pgtest.NewURL("")
+	defer drop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := schema.EnsureDatabase(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"api", "worker"} {
+		err := run(ctx, []string{cmd, "--database-url", url, "--redis-url", "redis://127.0.0.1:6379/15", "--http-addr", freeTCP(t, false)}, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "switchboard migrate") {
+			t.Errorf("%s on an unmigrated database: %v", cmd, err)
+		}
 	}
 }
