@@ -9,6 +9,7 @@ type ValidationError struct {
 	Message string `json:"message"`
 }
 
+// Error formats the error as "field: message".
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 
 func invalid(field, format string, args ...any) *ValidationError {
