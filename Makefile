@@ -34,7 +34,7 @@ test: deps-test
 # round trip against a bare SDK round trip of a no-op workflow on the same server.
 OPEN_WORKFLOWS ?= 10000
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./telemetry/ ./routing/
+	$(GO) test -run '^$$' -bench . -benchmem ./telemetry/ ./routing/ ./presence/
 	$(GO) test -run '^$$' -bench WorkflowRoundTrip -benchtime 200x ./cmd/switchboard/
 	$(GO) test -run '^$$' -bench OpenWorkflows -benchtime 1x -timeout 30m ./cmd/switchboard/ -open-workflows $(OPEN_WORKFLOWS)
 
