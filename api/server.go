@@ -75,6 +75,7 @@ func New(cfg Config) *Server {
 	v1.GET("/api-keys", s.listAPIKeys, s.authenticate)
 	v1.DELETE("/api-keys/:id", s.revokeAPIKey, s.authenticate)
 	v1.POST("/system/checks", s.runSystemCheck, s.authenticate, requireRole(pgstore.RoleAdmin))
+	s.registerACD(v1)
 	return s
 }
 

@@ -72,7 +72,8 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 	return t, err
 }
 
-// CreateTenant creates a tenant with its first admin user and API key, atomically.
+// CreateTenant creates a tenant with its first admin user and API key, atomically,
+// together with its Default queue, ACD settings and default break reasons.
 func (s *Store) CreateTenant(ctx context.Context, actor Actor, in NewTenant) (CreatedTenant, error) {
 	if err := in.Validate(); err != nil {
 		return CreatedTenant{}, err
@@ -97,6 +98,9 @@ func createTenant(ctx context.Context, tx pgx.Tx, in NewTenant, platformAdmin bo
 		in.Slug, in.Name, in.TimeZone))
 	if err != nil {
 		return out, translate(err, "tenant "+in.Slug)
+	}
+	if err := seedACD(ctx, tx, out.Tenant.ID); err != nil {
+		return out, err
 	}
 	out.Admin, err = insertUser(ctx, tx, out.Tenant.ID, in.Admin, platformAdmin)
 	if err != nil {

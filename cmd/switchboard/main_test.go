@@ -642,3 +642,261 @@ func TestAPIRefusesUnmigratedDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestACDConfiguration drives the ACD configuration API of a running stack: queues,
+// skills, routes, agents, statuses and ACD settings, roles, tenant isolation, and the
+// bad configurations of issue 3, each answered 4xx in the documented error format
+// without changing anything.
+func TestACDConfiguration(t *testing.T) {
+	s := newTestStack(t)
+	s.start()
+	defer s.stop()
+	adminKey := keyPattern.FindString(s.out.String())
+	if adminKey == "" {
+		t.Fatalf("no admin key printed:\n%s", s.out)
+	}
+
+	// call sends body (a value marshalled to JSON, or a raw JSON string) and requires status.
+	call := func(t *testing.T, method, path, key string, body any, status int) map[string]any {
+		t.Helper()
+		raw, ok := body.(string)
+		if !ok && body != nil {
+			b, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = string(b)
+		}
+		r := s.do(method, path, key, raw)
+		if r.status != status {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, status)
+		}
+		if status == http.StatusNoContent {
+			return nil
+		}
+		return r.json(t)
+	}
+	items := func(v map[string]any) []any {
+		list, _ := v["items"].([]any)
+		return list
+	}
+	id := func(v map[string]any) string { return v["id"].(string) }
+
+	// People: a supervisor and two agents, each with a key.
+	newKeyFor := func(t *testing.T, email, role string) (userID, key string) {
+		t.Helper()
+		u := call(t, "POST", "/v1/users", adminKey, map[string]string{"email": email, "name": email[:strings.Index(email, "@")], "role": role}, 201)
+		k := call(t, "POST", "/v1/api-keys", adminKey, map[string]string{"userId": id(u), "name": "desk"}, 201)
+		return id(u), k["secret"].(string)
+	}
+	_, supKey := newKeyFor(t, "sue@demo.test", "supervisor")
+	anaID, anaKey := newKeyFor(t, "ana@demo.test", "agent")
+	boID, _ := newKeyFor(t, "bo@demo.test", "agent")
+
+	var defaultID, salesID, spanishID, routeA, routeB string
+	t.Run("configure", func(t *testing.T) {
+		qs := items(call(t, "GET", "/v1/queues", supKey, nil, 200))
+		if len(qs) != 1 || qs[0].(map[string]any)["isDefault"] != true || len(qs[0].(map[string]any)["agents"].([]any)) != 2 {
+			t.Fatalf("a tenant starts with the Default queue holding every agent: %v", qs)
+		}
+		defaultID = id(qs[0].(map[string]any))
+
+		spanishID = id(call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Spanish"}, 201))
+		call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Billing"}, 201)
+		if found := items(call(t, "GET", "/v1/skills?q=span", supKey, nil, 200)); len(found) != 1 || id(found[0].(map[string]any)) != spanishID {
+			t.Errorf("skill search: %v", found)
+		}
+
+		q := call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Sales", "assignmentMode": "sticky", "stickyWindow": "30d"}, 201)
+		salesID = id(q)
+		q = call(t, "PUT", "/v1/queues/"+salesID+"/agents", supKey, map[string]any{"agentIds": []string{anaID}}, 200)
+		if agents := q["agents"].([]any); len(agents) != 1 || id(agents[0].(map[string]any)) != anaID {
+			t.Errorf("Sales agents: %v", agents)
+		}
+		q = call(t, "PATCH", "/v1/queues/"+salesID, supKey, map[string]any{"autoAssign": false, "assignmentMode": "any"}, 200)
+		if q["autoAssign"] != false || q["assignmentMode"] != "any" || q["stickyWindow"] != nil {
+			t.Errorf("patched queue %v", q)
+		}
+
+		routeA = id(call(t, "POST", "/v1/routes", supKey, `{"name":"Spanish chats","queueId":"`+salesID+`","priority":"high",
+			"requiredSkills":["`+spanishID+`"],
+			"condition":{"all":[{"attr":"channel","op":"is","value":"live_chat"},{"attr":"content","op":"contains","value":"hola"}]}}`, 201))
+		routeB = id(call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "VIP", "queueId": defaultID,
+			"condition": map[string]any{"attr": "tags", "op": "in_list", "values": []string{"vip"}}, "position": 1}, 201))
+		rs := items(call(t, "GET", "/v1/routes", supKey, nil, 200))
+		if len(rs) != 2 || id(rs[0].(map[string]any)) != routeB || rs[1].(map[string]any)["position"] != 2.0 {
+			t.Fatalf("routes %v", rs)
+		}
+		rs = items(call(t, "PUT", "/v1/routes/order", supKey, map[string]any{"routeIds": []string{routeA, routeB}}, 200))
+		if id(rs[0].(map[string]any)) != routeA || rs[0].(map[string]any)["position"] != 1.0 {
+			t.Errorf("reordered %v", rs)
+		}
+		r := call(t, "GET", "/v1/routes/"+routeA, supKey, nil, 200)
+		if r["priority"] != "high" || r["requiredSkills"].([]any)[0] != spanishID {
+			t.Errorf("route %v", r)
+		}
+		q = call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 200)
+		if routes := q["routes"].([]any); len(routes) != 1 || id(routes[0].(map[string]any)) != routeA {
+			t.Errorf("Sales lists routes %v", routes)
+		}
+
+		a := call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"title":"Senior","extension":"101","skillIds":["`+spanishID+`"],
+			"capacity":{"live_chat":3},"wrapUpSeconds":60}`, 200)
+		eff := a["effectiveCapacity"].(map[string]any)
+		if eff["live_chat"] != 3.0 || eff["live_messaging"] != 5.0 || eff["voice"] != 1.0 || a["effectiveWrapUpSeconds"] != 60.0 ||
+			len(a["queueIds"].([]any)) != 2 {
+			t.Errorf("agent %v", a)
+		}
+		a = call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"wrapUpSeconds":null}`, 200)
+		if a["wrapUpSeconds"] != nil || a["effectiveWrapUpSeconds"] != 30.0 {
+			t.Errorf("wrap-up back to the default: %v", a)
+		}
+
+		st := call(t, "PATCH", "/v1/acd-settings", supKey, `{"defaultCapacity":{"email":4},"countedStatuses":{"solved":false}}`, 200)
+		if st["effectiveCapacity"].(map[string]any)["email"] != 4.0 || st["countedStatuses"].(map[string]any)["solved"] != false {
+			t.Errorf("settings %v", st)
+		}
+		st = call(t, "POST", "/v1/acd-settings/reset", supKey, nil, 200)
+		if st["effectiveCapacity"].(map[string]any)["email"] != 10.0 || st["countedStatuses"].(map[string]any)["solved"] != true {
+			t.Errorf("settings after reset %v", st)
+		}
+
+		custom := call(t, "POST", "/v1/statuses", supKey, map[string]any{"name": "Coaching", "group": "away", "breakReason": true}, 201)
+		cat := items(call(t, "GET", "/v1/statuses", supKey, nil, 200))
+		if len(cat) != 7 || cat[0].(map[string]any)["id"] != "available" || id(cat[6].(map[string]any)) != id(custom) {
+			t.Errorf("catalogue %v", cat)
+		}
+		call(t, "DELETE", "/v1/statuses/"+id(custom), supKey, nil, 204)
+	})
+
+	t.Run("roles", func(t *testing.T) {
+		// Agents read their own record (also as "me") and the status catalogue, nothing else.
+		if a := call(t, "GET", "/v1/agents/me", anaKey, nil, 200); id(a) != anaID || a["title"] != "Senior" {
+			t.Errorf("me: %v", a)
+		}
+		call(t, "GET", "/v1/agents/"+anaID, anaKey, nil, 200)
+		call(t, "GET", "/v1/statuses", anaKey, nil, 200)
+		for _, c := range [][3]string{
+			{"GET", "/v1/agents/" + boID, ""},
+			{"PATCH", "/v1/agents/" + anaID, `{"capacity":{"live_chat":50}}`},
+			{"GET", "/v1/queues", ""},
+			{"POST", "/v1/queues", `{"name":"Mine"}`},
+			{"GET", "/v1/routes", ""},
+			{"PUT", "/v1/routes/order", `{"routeIds":[]}`},
+			{"GET", "/v1/skills", ""},
+			{"POST", "/v1/statuses", `{"name":"Nap","group":"away"}`},
+			{"GET", "/v1/acd-settings", ""},
+			{"POST", "/v1/acd-settings/reset", ""},
+		} {
+			r := s.do(c[0], c[1], anaKey, c[2])
+			if code, _ := r.errorOf(t); r.status != 403 || code != "forbidden" {
+				t.Errorf("agent %s %s: %d %s", c[0], c[1], r.status, r.body)
+			}
+		}
+		// Admins configure too; users who are not agents have no agent record.
+		call(t, "GET", "/v1/routes", adminKey, nil, 200)
+		r := s.do("GET", "/v1/agents/me", supKey, "")
+		if code, _ := r.errorOf(t); r.status != 404 || code != "not_found" {
+			t.Errorf("supervisor's agent record: %d %s", r.status, r.body)
+		}
+	})
+
+	t.Run("tenants are isolated", func(t *testing.T) {
+		other := call(t, "POST", "/v1/tenants", adminKey, map[string]any{"slug": "other-acd", "name": "Other",
+			"admin": map[string]string{"email": "boss@other.test", "name": "Boss"}}, 201)
+		otherKey := other["apiKey"].(map[string]any)["secret"].(string)
+		for _, path := range []string{"/v1/queues/" + salesID, "/v1/routes/" + routeA, "/v1/agents/" + anaID} {
+			r := s.do("GET", path, otherKey, "")
+			if code, _ := r.errorOf(t); r.status != 404 || code != "not_found" {
+				t.Errorf("other tenant reading %s: %d %s", path, r.status, r.body)
+			}
+		}
+		r := s.do("DELETE", "/v1/skills/"+spanishID, otherKey, "")
+		if r.status != 404 {
+			t.Errorf("other tenant deleting a skill: %d %s", r.status, r.body)
+		}
+		r = s.do("POST", "/v1/routes", otherKey, `{"name":"x","queueId":"`+salesID+`","condition":{"attr":"from","op":"is","value":"1"}}`)
+		if code, field := r.errorOf(t); r.status != 422 || code != "invalid_field" || field != "queueId" {
+			t.Errorf("other tenant routing to our queue: %d %s", r.status, r.body)
+		}
+		if qs := items(call(t, "GET", "/v1/queues", otherKey, nil, 200)); len(qs) != 1 || qs[0].(map[string]any)["isDefault"] != true {
+			t.Errorf("other tenant's queues %v", qs)
+		}
+	})
+
+	t.Run("bad configuration changes nothing", func(t *testing.T) {
+		// state is every ACD read the supervisor has, to compare before and after.
+		state := func() string {
+			t.Helper()
+			var b strings.Builder
+			for _, path := range []string{"/v1/queues", "/v1/routes", "/v1/skills", "/v1/statuses", "/v1/acd-settings", "/v1/agents/" + anaID} {
+				r := s.do("GET", path, supKey, "")
+				if r.status != 200 {
+					t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+				}
+				b.WriteString(path + " " + string(r.body) + "\n")
+			}
+			return b.String()
+		}
+		before := state()
+		cases := []struct {
+			name, method, path, body string
+			status                   int
+			code, field              string
+		}{
+			{"unknown queue in a route", "POST", "/v1/routes", `{"name":"x","queueId":"00000000-0000-4000-8000-000000000000","condition":{"attr":"from","op":"is","value":"1"}}`, 422, "invalid_field", "queueId"},
+			{"queue that is not an ID", "POST", "/v1/routes", `{"name":"x","queueId":"sales","condition":{"attr":"from","op":"is","value":"1"}}`, 422, "invalid_field", "queueId"},
+			{"unknown skill in a route", "POST", "/v1/routes", `{"name":"x","queueId":"` + salesID + `","requiredSkills":["00000000-0000-4000-8000-000000000000"],"condition":{"attr":"from","op":"is","value":"1"}}`, 422, "invalid_field", "requiredSkills[0]"},
+			{"route condition on an unknown attribute", "POST", "/v1/routes", `{"name":"x","queueId":"` + salesID + `","condition":{"attr":"shoeSize","op":"is","value":"42"}}`, 422, "invalid_field", "condition.attr"},
+			{"nested unknown attribute", "PATCH", "/v1/routes/" + routeA, `{"condition":{"any":[{"attr":"from","op":"is","value":"1"},{"attr":"mood","op":"is","value":"x"}]}}`, 422, "invalid_field", "condition.any[1].attr"},
+			{"unknown key in a condition", "PATCH", "/v1/routes/" + routeA, `{"condition":{"attr":"from","op":"is","value":"1","weight":3}}`, 422, "invalid_field", "condition.weight"},
+			{"unknown priority", "PATCH", "/v1/routes/" + routeA, `{"priority":"critical"}`, 422, "invalid_field", "priority"},
+			{"negative agent capacity", "PATCH", "/v1/agents/" + anaID, `{"capacity":{"email":-1}}`, 422, "invalid_field", "capacity.email"},
+			{"voice capacity other than 1", "PATCH", "/v1/agents/" + anaID, `{"capacity":{"voice":2}}`, 422, "invalid_field", "capacity.voice"},
+			{"negative default capacity", "PATCH", "/v1/acd-settings", `{"defaultCapacity":{"live_messaging":-5}}`, 422, "invalid_field", "defaultCapacity.live_messaging"},
+			{"open excluded from capacity", "PATCH", "/v1/acd-settings", `{"countedStatuses":{"open":false}}`, 422, "invalid_field", "countedStatuses.open"},
+			{"wrap-up of the wrong type", "PATCH", "/v1/agents/" + anaID, `{"wrapUpSeconds":"long"}`, 400, "malformed_request", "wrapUpSeconds"},
+			{"deleting the Default queue", "DELETE", "/v1/queues/" + defaultID, "", 409, "conflict", ""},
+			{"choosing the Default queue's agents", "PUT", "/v1/queues/" + defaultID + "/agents", `{"agentIds":[]}`, 409, "conflict", ""},
+			{"deleting a queue that routes lead to", "DELETE", "/v1/queues/" + salesID, "", 409, "conflict", ""},
+			{"deleting a skill a route requires", "DELETE", "/v1/skills/" + spanishID, "", 409, "conflict", ""},
+			{"reordering with a route missing", "PUT", "/v1/routes/order", `{"routeIds":["` + routeA + `"]}`, 409, "conflict", ""},
+			{"reordering with a route twice", "PUT", "/v1/routes/order", `{"routeIds":["` + routeA + `","` + routeA + `"]}`, 422, "invalid_field", "routeIds[1]"},
+			{"deleting a predefined status", "DELETE", "/v1/statuses/available", "", 409, "conflict", ""},
+			{"a status named like a predefined one", "POST", "/v1/statuses", `{"name":"busy","group":"busy"}`, 409, "conflict", ""},
+			{"a sticky queue without a window", "PATCH", "/v1/queues/" + salesID, `{"assignmentMode":"sticky"}`, 422, "invalid_field", "stickyWindow"},
+			{"a duplicate queue name", "PATCH", "/v1/queues/" + salesID, `{"name":"default"}`, 409, "conflict", ""},
+			{"a non-agent in a queue", "PUT", "/v1/queues/" + salesID + "/agents", `{"agentIds":["` + anaID + `","00000000-0000-4000-8000-000000000000"]}`, 422, "invalid_field", "agentIds[1]"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := s.do(c.method, c.path, supKey, c.body)
+				code, field := r.errorOf(t)
+				if r.status != c.status || code != c.code || field != c.field {
+					t.Errorf("%s %s: %d %s field %q, want %d %s field %q: %s", c.method, c.path, r.status, code, field, c.status, c.code, c.field, r.body)
+				}
+			})
+		}
+		if after := state(); after != before {
+			t.Errorf("refused configuration changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		// Deleting a queue with active interactions waits for the interaction lifecycle
+		// issue, which adds interactions to PostgreSQL; pgstore.DeleteQueue has the hook.
+	})
+
+	t.Run("deletes", func(t *testing.T) {
+		call(t, "DELETE", "/v1/routes/"+routeA, supKey, nil, 204)
+		if rs := items(call(t, "GET", "/v1/routes", supKey, nil, 200)); len(rs) != 1 || rs[0].(map[string]any)["position"] != 1.0 {
+			t.Errorf("routes after delete %v", rs)
+		}
+		call(t, "DELETE", "/v1/queues/"+salesID, supKey, nil, 204)
+		call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 404)
+		if a := call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["queueIds"].([]any)) != 1 || a["queueIds"].([]any)[0] != defaultID {
+			t.Errorf("Ana's queues after deleting Sales: %v", a["queueIds"])
+		}
+		call(t, "DELETE", "/v1/skills/"+spanishID, supKey, nil, 204)
+		if a := call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["skillIds"].([]any)) != 0 {
+			t.Errorf("Ana's skills after deleting Spanish: %v", a["skillIds"])
+		}
+	})
+}
