@@ -10,12 +10,17 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"switchboard/pgstore"
+	"switchboard/presence"
 )
 
 // Activities holds the clients activities use.
 type Activities struct {
-	DB    *pgxpool.Pool
-	Redis *redis.Client
+	DB       *pgxpool.Pool
+	Redis    *redis.Client
+	Store    *pgstore.Store
+	Presence *presence.Store
 }
 
 // DependencyStatus is one dependency as the worker sees it.

@@ -22,7 +22,13 @@ const maxBody = 1 << 20
 // decode reads a JSON body into v strictly: wrong content type, syntax errors, wrong
 // types, unknown fields and trailing data are all rejected with the field and reason,
 // so malformed input never reaches the store or a workflow.
-func decode(c echo.Context, v any) error {
+func decode(c echo.Context, v any) error { return decodeJSON(c, v, true) }
+
+// decodeOptional is decode for a body that may be left out: an empty body leaves v
+// as it is.
+func decodeOptional(c echo.Context, v any) error { return decodeJSON(c, v, false) }
+
+func decodeJSON(c echo.Context, v any, required bool) error {
 	req := c.Request()
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -39,6 +45,9 @@ func decode(c echo.Context, v any) error {
 		return errMalformed("", "could not read the body")
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
+		if !required {
+			return nil
+		}
 		return errMalformed("", "a JSON body is required")
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

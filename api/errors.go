@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/pgstore"
+	"switchboard/presence"
 )
 
 // Error is the body of every error response: {"error":{"code","message","field"}}.
@@ -34,6 +35,17 @@ const (
 	CodeUnavailable      = "unavailable"
 	CodeTimeout          = "timeout"
 	CodeInternal         = "internal"
+
+	// CodeAgentDisabled: the agent's record is disabled, so they cannot log in.
+	CodeAgentDisabled = "agent_disabled"
+	// CodeActiveInteractions: a logout refused while the agent holds or is
+	// being offered interactions.
+	CodeActiveInteractions = "active_interactions"
+	// CodeNotLoggedIn: the agent has no session; the desktop logs in again.
+	CodeNotLoggedIn = "not_logged_in"
+	// CodeSessionExpired: the session ended when its heartbeat lapsed; the
+	// desktop logs in again.
+	CodeSessionExpired = "session_expired"
 )
 
 func errMalformed(field, msg string) *Error {
@@ -62,6 +74,16 @@ func toError(err error) *Error {
 		return errNotFound(err.Error())
 	case errors.Is(err, pgstore.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, presence.ErrActiveInteractions):
+		return &Error{Status: http.StatusConflict, Code: CodeActiveInteractions,
+			Message: "the agent still holds or is being offered interactions: finish or transfer them first"}
+	case errors.Is(err, presence.ErrNotLoggedIn):
+		return &Error{Status: http.StatusConflict, Code: CodeNotLoggedIn, Message: "the agent is not logged in: log in with POST /v1/agents/me/session"}
+	case errors.Is(err, presence.ErrExpired):
+		return &Error{Status: http.StatusGone, Code: CodeSessionExpired,
+			Message: "the session ended when its heartbeat lapsed: log in again with POST /v1/agents/me/session"}
+	case errors.Is(err, presence.ErrInvalid):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Message: err.Error()}
 	case errors.Is(err, pgstore.ErrUnauthenticated):
 		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "the API key is unknown, revoked or expired"}
 	case errors.Is(err, context.DeadlineExceeded):

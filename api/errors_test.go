@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/pgstore"
+	"switchboard/presence"
 )
 
 func TestToError(t *testing.T) {
@@ -50,6 +51,10 @@ func TestToError(t *testing.T) {
 		{"wrapped echo error", fmt.Errorf("route: %w", echo.ErrNotFound), http.StatusNotFound, CodeNotFound, "", ""},
 		{"arbitrary", errors.New(secret), http.StatusInternalServerError, CodeInternal, "", "internal error"},
 		{"wrapped arbitrary", fmt.Errorf("get user: %w", errors.New(secret)), http.StatusInternalServerError, CodeInternal, "", "internal error"},
+		{"active interactions", fmt.Errorf("logout agent a1: %w", presence.ErrActiveInteractions), http.StatusConflict, CodeActiveInteractions, "", ""},
+		{"not logged in", fmt.Errorf("heartbeat agent a1: %w", presence.ErrNotLoggedIn), http.StatusConflict, CodeNotLoggedIn, "", ""},
+		{"session expired", fmt.Errorf("heartbeat agent a1: %w", presence.ErrExpired), http.StatusGone, CodeSessionExpired, "", ""},
+		{"presence input", fmt.Errorf("%w: agent id is empty", presence.ErrInvalid), http.StatusUnprocessableEntity, CodeInvalid, "", ""},
 		{"canceled", context.Canceled, http.StatusInternalServerError, CodeInternal, "", "internal error"},
 		{"panic", fmt.Errorf("panic: %v", secret), http.StatusInternalServerError, CodeInternal, "", "internal error"},
 	}
@@ -116,7 +121,8 @@ func TestErrorCodesDocumented(t *testing.T) {
 	}
 	documented := doc.Components.Schemas.ErrorResponse.Properties.Error.Properties.Code.Enum
 	codes := []string{CodeMalformed, CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
-		CodeMethodNotAllowed, CodeTooLarge, CodeUnavailable, CodeTimeout, CodeInternal}
+		CodeMethodNotAllowed, CodeTooLarge, CodeUnavailable, CodeTimeout, CodeInternal,
+		CodeAgentDisabled, CodeActiveInteractions, CodeNotLoggedIn, CodeSessionExpired}
 	slices.Sort(documented)
 	slices.Sort(codes)
 	if !slices.Equal(documented, codes) {

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"switchboard/pgstore"
+	"switchboard/presence"
 	"switchboard/telemetry"
 )
 
@@ -25,6 +26,7 @@ import (
 type Config struct {
 	Store    *pgstore.Store
 	Redis    *redis.Client
+	Presence *presence.Store
 	Temporal client.Client
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -35,6 +37,7 @@ type Server struct {
 	echo     *echo.Echo
 	store    *pgstore.Store
 	redis    *redis.Client
+	presence *presence.Store
 	temporal client.Client
 	logger   *slog.Logger
 }
@@ -44,7 +47,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, temporal: cfg.Temporal, logger: cfg.Logger}
+	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger}
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -76,6 +79,7 @@ func New(cfg Config) *Server {
 	v1.DELETE("/api-keys/:id", s.revokeAPIKey, s.authenticate)
 	v1.POST("/system/checks", s.runSystemCheck, s.authenticate, requireRole(pgstore.RoleAdmin))
 	s.registerACD(v1)
+	s.registerSessions(v1)
 	return s
 }
 

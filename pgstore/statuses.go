@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"switchboard/routing"
+	"switchboard/timesheet"
 )
 
 // AgentStatus is one entry of a tenant's status catalogue: a predefined status
@@ -125,4 +126,25 @@ func (s *Store) DeleteStatus(ctx context.Context, tenantID string, actor Actor, 
 		}
 		return audit(ctx, tx, tenantID, actor, "status.deleted", "agent_status", id, map[string]string{"name": name})
 	})
+}
+
+// FindStatus looks a status of the tenant's catalogue up by ID or by name, both
+// ignoring case, as agents and supervisors name statuses either way (ErrNotFound).
+func (s *Store) FindStatus(ctx context.Context, tenantID, ref string) (AgentStatus, error) {
+	ref = strings.TrimSpace(ref)
+	cat, err := s.StatusCatalog(ctx, tenantID)
+	if err != nil {
+		return AgentStatus{}, err
+	}
+	for _, st := range cat {
+		if strings.EqualFold(st.ID, ref) || strings.EqualFold(st.Name, ref) {
+			return st, nil
+		}
+	}
+	return AgentStatus{}, fmt.Errorf("status %q: %w", ref, ErrNotFound)
+}
+
+// Sheet is the entry as session accounting sees it.
+func (s AgentStatus) Sheet() timesheet.Status {
+	return timesheet.Status{ID: s.ID, Name: s.Name, Group: s.Group, BreakReason: s.BreakReason}
 }

@@ -31,6 +31,7 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 // they check exactly what production runs.
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SystemCheck)
+	r.RegisterWorkflow(workflows.AgentSession)
 }
 
 // Run runs the worker until ctx is done. Callers register the search attributes first

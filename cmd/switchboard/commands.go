@@ -20,6 +20,7 @@ import (
 	"switchboard/api"
 	"switchboard/media"
 	"switchboard/pgstore"
+	"switchboard/presence"
 	"switchboard/schema"
 	"switchboard/telemetry"
 	"switchboard/worker"
@@ -33,9 +34,21 @@ const bootstrapKeyFile = "bootstrap-admin.key"
 type stack struct {
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
+	store    *pgstore.Store
 	redis    *redis.Client
+	presence *presence.Store
 	temporal client.Client
 	registry *prometheus.Registry
+}
+
+// activities are the worker's activities over the stack's connections.
+func (s *stack) activities() *activities.Activities {
+	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence}
+}
+
+// api is the HTTP API over the stack's connections.
+func (s *stack) api() *api.Server {
+	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger, Registry: s.registry})
 }
 
 func (s *stack) close() {
@@ -60,6 +73,10 @@ func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr
 	if s.redis, err = connectRedis(ctx, cfg.RedisURL); err != nil {
 		return nil, err
 	}
+	if s.presence, err = presence.New(s.redis, presence.Options{Prefix: presence.DefaultPrefix, HeartbeatTTL: cfg.HeartbeatTTL}); err != nil {
+		s.close()
+		return nil, err
+	}
 	if s.pool, err = connectPostgres(ctx, cfg.DatabaseURL); err != nil {
 		s.close()
 		return nil, err
@@ -68,6 +85,7 @@ func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr
 		s.close()
 		return nil, err
 	}
+	s.store = pgstore.New(s.pool)
 	metrics, err := telemetry.NewTemporalMetrics(s.registry)
 	if err != nil {
 		s.close()
@@ -127,8 +145,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	if err := waitTemporal(ctx, s.temporal, temporalAddr); err != nil {
 		return err
 	}
-	store := pgstore.New(s.pool)
-	if err := bootstrap(ctx, store, cfg.DataDir, out); err != nil {
+	if err := bootstrap(ctx, s.store, cfg.DataDir, out); err != nil {
 		return err
 	}
 	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger})
@@ -146,13 +163,9 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return worker.Run(gctx, s.temporal, &activities.Activities{DB: s.pool, Redis: s.redis})
-	})
+	g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
 	g.Go(func() error { return sip.Run(gctx) })
-	g.Go(func() error {
-		return api.New(api.Config{Store: store, Redis: s.redis, Temporal: s.temporal, Logger: logger, Registry: s.registry}).Serve(gctx, httpListener)
-	})
+	g.Go(func() error { return s.api().Serve(gctx, httpListener) })
 	g.Go(func() error {
 		select {
 		case <-sip.Ready():
@@ -179,8 +192,7 @@ func runAPI(ctx context.Context, cfg *config, out io.Writer) error {
 		return err
 	}
 	defer s.close()
-	store := pgstore.New(s.pool)
-	if err := bootstrap(ctx, store, "", out); err != nil {
+	if err := bootstrap(ctx, s.store, "", out); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -191,7 +203,7 @@ func runAPI(ctx context.Context, cfg *config, out io.Writer) error {
 	// The API starts runs that carry search attributes, so it registers them too, in the
 	// background: it must serve /readyz while the Temporal cluster is still coming up.
 	go ensureSearchAttributes(ctx, s.temporal, cfg.TemporalNamespace, logger)
-	return api.New(api.Config{Store: store, Redis: s.redis, Temporal: s.temporal, Logger: logger, Registry: s.registry}).Serve(ctx, l)
+	return s.api().Serve(ctx, l)
 }
 
 func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
@@ -209,9 +221,7 @@ func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
-	g.Go(func() error {
-		return worker.Run(gctx, s.temporal, &activities.Activities{DB: s.pool, Redis: s.redis})
-	})
+	g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
 	logger.Info("worker running", "temporal", cfg.temporalAddress(), "namespace", cfg.TemporalNamespace)
 	return g.Wait()
 }

@@ -5,6 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
+)
+
+// Bounds of the heartbeat TTL: shorter would log agents out on one slow
+// request; longer would leave a closed desktop online for too long.
+const (
+	minHeartbeatTTL = time.Second
+	maxHeartbeatTTL = time.Hour
 )
 
 // config is every setting of every subcommand; each comes from a flag, else from its
@@ -21,6 +29,9 @@ type config struct {
 	MetricsAddr       string
 	DataDir           string
 	LogLevel          string
+	HeartbeatTTLText  string
+	// HeartbeatTTL is HeartbeatTTLText parsed.
+	HeartbeatTTL time.Duration
 }
 
 type setting struct {
@@ -44,6 +55,7 @@ func (c *config) settings() []setting {
 		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
 		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
 		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
+		{&c.HeartbeatTTLText, "heartbeat-ttl", "SWITCHBOARD_HEARTBEAT_TTL", "30s", "how long an agent stays present after a login or heartbeat (e.g. 30s, 1m)"},
 	}
 }
 
@@ -69,6 +81,11 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 	default:
 		return fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel)
 	}
+	ttl, err := time.ParseDuration(c.HeartbeatTTLText)
+	if err != nil || ttl < minHeartbeatTTL || ttl > maxHeartbeatTTL {
+		return fmt.Errorf("heartbeat TTL %q: use a duration from %v to %v, such as 30s", c.HeartbeatTTLText, minHeartbeatTTL, maxHeartbeatTTL)
+	}
+	c.HeartbeatTTL = ttl
 	return nil
 }
 

@@ -19,13 +19,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"switchboard/pgstore"
 	"switchboard/pgtest"
+	"switchboard/presence"
+	"switchboard/routing"
 	"switchboard/schema"
+	"switchboard/workflows"
 )
 
 var updateHistories = flag.Bool("update-histories", false, "record workflow histories into workflows/testdata for the replay tests")
@@ -899,4 +905,338 @@ func TestACDConfiguration(t *testing.T) {
 			t.Errorf("Ana's skills after deleting Spanish: %v", a["skillIds"])
 		}
 	})
+}
+
+// call sends body (a value marshalled to JSON, or a raw JSON string) with key and
+// requires status; it returns the JSON answer (nil for 204).
+func (s *testStack) call(t *testing.T, method, path, key string, body any, status int) map[string]any {
+	t.Helper()
+	raw, ok := body.(string)
+	if !ok && body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = string(b)
+	}
+	r := s.do(method, path, key, raw)
+	if r.status != status {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, status)
+	}
+	if status == http.StatusNoContent {
+		return nil
+	}
+	return r.json(t)
+}
+
+// wantError requires an error answer with status, code and field.
+func (s *testStack) wantError(t *testing.T, method, path, key string, body any, status int, code, field string) {
+	t.Helper()
+	raw, _ := body.(string)
+	if body != nil && raw == "" {
+		b, _ := json.Marshal(body)
+		raw = string(b)
+	}
+	r := s.do(method, path, key, raw)
+	gotCode, gotField := r.errorOf(t)
+	if r.status != status || gotCode != code || gotField != field {
+		t.Errorf("%s %s: %d %s field %q, want %d %s field %q: %s", method, path, r.status, gotCode, gotField, status, code, field, r.body)
+	}
+}
+
+// newUserKey creates a user of the admin's tenant with an API key.
+func (s *testStack) newUserKey(t *testing.T, adminKey, role string) (id, key string) {
+	t.Helper()
+	email := randomName(role+"-") + "@demo.test"
+	u := s.call(t, "POST", "/v1/users", adminKey, map[string]string{"email": email, "name": role, "role": role}, 201)
+	k := s.call(t, "POST", "/v1/api-keys", adminKey, map[string]string{"userId": u["id"].(string), "name": "desk"}, 201)
+	return u["id"].(string), k["secret"].(string)
+}
+
+// tenantOf answers the tenant of key, and removes the tenant's presence keys from
+// the shared test Redis when the test ends.
+func (s *testStack) tenantOf(t *testing.T, key string) string {
+	t.Helper()
+	tenant := s.call(t, "GET", "/v1/me", key, nil, 200)["tenant"].(map[string]any)["id"].(string)
+	t.Cleanup(func() {
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 15})
+		defer rdb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		keys, err := rdb.Keys(ctx, presence.DefaultPrefix+":{"+tenant+"}:*").Result()
+		if err == nil && len(keys) > 0 {
+			err = rdb.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Logf("remove presence keys of tenant %s: %v", tenant, err)
+		}
+	})
+	return tenant
+}
+
+// sessionState waits until the agent's session workflow has ended and returns
+// what its query answers.
+func sessionState(t *testing.T, c client.Client, workflowID string) workflows.AgentSessionState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err == nil && desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("session workflow %s did not complete: %v %v", workflowID, desc, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	v, err := c.QueryWorkflow(ctx, workflowID, "", workflows.AgentSessionQuery)
+	if err != nil {
+		t.Fatalf("query %s: %v", workflowID, err)
+	}
+	var st workflows.AgentSessionState
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestAgentSessions drives agent presence and sessions end to end: login, a break,
+// heartbeats, a supervisor's status change and forced logout, the session workflow
+// found in Temporal visibility with its durations and its history in PostgreSQL; a
+// logout refused while the agent holds an interaction; and, on a stack with a 1 s
+// heartbeat, a desktop that stops heart-beating logged out by the workflow.
+func TestAgentSessions(t *testing.T) {
+	t.Run("login, break, forced logout", func(t *testing.T) {
+		s := newTestStack(t)
+		s.start()
+		defer s.stop()
+		adminKey := keyPattern.FindString(s.out.String())
+		tenant := s.tenantOf(t, adminKey)
+		supID, supKey := s.newUserKey(t, adminKey, "supervisor")
+		agentID, agentKey := s.newUserKey(t, adminKey, "agent")
+		offID, offKey := s.newUserKey(t, adminKey, "agent")
+		s.call(t, "PATCH", "/v1/agents/"+offID, supKey, `{"enabled":false}`, 200)
+
+		// Who may log in.
+		s.wantError(t, "POST", "/v1/agents/me/session", supKey, nil, 403, "forbidden", "")
+		s.wantError(t, "POST", "/v1/agents/me/session", offKey, nil, 409, "agent_disabled", "")
+		s.wantError(t, "POST", "/v1/agents/me/session", agentKey, `{"status":"Nap"}`, 422, "invalid_field", "status")
+		s.wantError(t, "POST", "/v1/agents/me/session", agentKey, `{"status":"offline"}`, 422, "invalid_field", "status")
+		s.wantError(t, "POST", "/v1/agents/me/session", agentKey, `{"mood":"sunny"}`, 422, "invalid_field", "mood")
+		s.wantError(t, "POST", "/v1/agents/me/heartbeat", agentKey, nil, 409, "not_logged_in", "")
+
+		login := s.call(t, "POST", "/v1/agents/me/session", agentKey, `{"campaign":"winter"}`, 201)
+		st := login["status"].(map[string]any)
+		if login["loggedIn"] != true || st["id"] != "available" || login["campaign"] != "winter" || login["heartbeatTtlSeconds"] != 30.0 {
+			t.Fatalf("login %v", login)
+		}
+		wfID := login["workflowId"].(string)
+		if wfID != workflows.AgentSessionWorkflowID(tenant, agentID) {
+			t.Errorf("workflow ID %s", wfID)
+		}
+		// Logging in again resumes the live session.
+		again := s.call(t, "POST", "/v1/agents/me/session", agentKey, `{"campaign":"winter"}`, 200)
+		if again["resumed"] != true || again["session"] != login["session"] {
+			t.Errorf("second login %v", again)
+		}
+
+		time.Sleep(300 * time.Millisecond)
+		lunch := s.call(t, "PUT", "/v1/agents/me/status", agentKey, `{"status":"lunch"}`, 200)
+		if st := lunch["status"].(map[string]any); st["name"] != "Lunch" || st["breakReason"] != true || st["group"] != "away" || st["id"] == "" {
+			t.Errorf("status Lunch: %v", lunch)
+		}
+		s.wantError(t, "PUT", "/v1/agents/me/status", agentKey, `{"status":"Nap"}`, 422, "invalid_field", "status")
+		s.wantError(t, "PUT", "/v1/agents/me/status", agentKey, `{"status":"Offline"}`, 422, "invalid_field", "status")
+		s.wantError(t, "PUT", "/v1/agents/me/status", agentKey, `{}`, 422, "invalid_field", "status")
+		s.wantError(t, "PUT", "/v1/agents/"+agentID+"/status", agentKey, `{"status":"busy"}`, 403, "forbidden", "")
+		time.Sleep(500 * time.Millisecond)
+		s.call(t, "POST", "/v1/agents/me/heartbeat", agentKey, nil, 204)
+		// Totals come from the workflow's query, which a loaded machine may answer
+		// after the API's 2 s budget: ask again rather than fail.
+		var me map[string]any
+		for range 5 {
+			if me = s.call(t, "GET", "/v1/agents/me/session", agentKey, nil, 200); me["totals"] != nil {
+				break
+			}
+		}
+		if me["loggedIn"] != true || me["status"].(map[string]any)["name"] != "Lunch" {
+			t.Errorf("own session %v", me)
+		}
+		if totals, _ := me["totals"].(map[string]any); totals == nil || totals["breakMs"].(map[string]any)["Lunch"].(float64) < 500 {
+			t.Errorf("own session's totals %v", me["totals"])
+		}
+
+		// A supervisor puts the agent in training, then logs them out.
+		tr := s.call(t, "PUT", "/v1/agents/"+agentID+"/status", supKey, `{"status":"Training"}`, 200)
+		if tr["status"].(map[string]any)["name"] != "Training" {
+			t.Errorf("supervisor's status change %v", tr)
+		}
+		time.Sleep(200 * time.Millisecond)
+		s.wantError(t, "DELETE", "/v1/agents/"+supID+"/session", supKey, nil, 404, "not_found", "")
+		s.call(t, "DELETE", "/v1/agents/"+agentID+"/session", supKey, nil, 204)
+		view := s.call(t, "GET", "/v1/agents/"+agentID+"/session", supKey, nil, 200)
+		if view["loggedIn"] != false || view["status"].(map[string]any)["name"] != "Offline" {
+			t.Errorf("after forced logout %v", view)
+		}
+		s.wantError(t, "POST", "/v1/agents/me/heartbeat", agentKey, nil, 409, "not_logged_in", "")
+		s.wantError(t, "PUT", "/v1/agents/me/status", agentKey, `{"status":"available"}`, 409, "not_logged_in", "")
+
+		// The session workflow is found by its agent in Temporal visibility.
+		c := s.temporalClient()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		query := fmt.Sprintf("AgentId = %q AND TenantId = %q", agentID, tenant)
+		for {
+			list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
+			if err != nil {
+				t.Fatalf("list %s: %v", query, err)
+			}
+			if len(list.Executions) == 1 && list.Executions[0].Execution.WorkflowId == wfID &&
+				list.Executions[0].Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("session workflow not found by %s: %v", query, list.Executions)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		state := sessionState(t, c, wfID)
+		tot := state.Sheet.Totals
+		if state.Open || state.LogoutReason != pgstore.LogoutForced || state.Campaign != "winter" ||
+			tot.BreakMs["Lunch"] < 500 || tot.BreakMs["Training"] < 200 || tot.StatusMs["Available"] < 300 || tot.LoggedInMs < 1000 {
+			t.Errorf("session state %+v", state)
+		}
+		var sum int64
+		for _, v := range tot.StatusMs {
+			sum += v
+		}
+		if sum != tot.LoggedInMs || tot.GroupMs["away"] != tot.BreakMs["Lunch"]+tot.BreakMs["Training"] {
+			t.Errorf("totals do not add up: %+v", tot)
+		}
+		if len(state.History) != 4 || state.History[2].ActorID != supID || state.History[3].Status.Name != "Offline" {
+			t.Errorf("history %+v", state.History)
+		}
+
+		// PostgreSQL has the session and each change, once.
+		pool, err := pgxpool.New(ctx, s.dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		store := pgstore.New(pool)
+		session := int64(login["session"].(float64))
+		evs, err := store.AgentSessionEvents(ctx, tenant, agentID, session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range evs {
+			kinds = append(kinds, string(e.Kind)+":"+e.Status.Name)
+		}
+		if strings.Join(kinds, " ") != "login:Available status:Lunch status:Training logout:Offline" || evs[3].ActorID != supID {
+			t.Errorf("recorded history %v", kinds)
+		}
+		rec, err := store.GetAgentSession(ctx, tenant, agentID, session)
+		if err != nil || rec.LogoutReason != pgstore.LogoutForced || rec.Totals.LoggedInMs != tot.LoggedInMs || rec.LastSeq != 4 {
+			t.Errorf("recorded session %+v, %v", rec, err)
+		}
+		if *updateHistories {
+			recordHistory(t, c, wfID, "agent_session.json")
+		}
+
+		// No logout while the agent holds an interaction.
+		next := s.call(t, "POST", "/v1/agents/me/session", agentKey, nil, 201)
+		if next["session"].(float64) <= login["session"].(float64) {
+			t.Errorf("new session %v after %v", next["session"], login["session"])
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 15})
+		defer rdb.Close()
+		ps, err := presence.New(rdb, presence.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := randomName("ix-")
+		if ok, err := ps.Reserve(ctx, tenant, agentID, ix, routing.LiveChat, 5, time.Minute); err != nil || !ok {
+			t.Fatalf("reserve: %v, %v", ok, err)
+		}
+		s.wantError(t, "DELETE", "/v1/agents/me/session", agentKey, nil, 409, "active_interactions", "")
+		if v := s.call(t, "GET", "/v1/agents/me/session", agentKey, nil, 200); v["loggedIn"] != true {
+			t.Errorf("refused logout logged out: %v", v)
+		}
+		if ok, err := ps.Release(ctx, tenant, agentID, ix); err != nil || !ok {
+			t.Fatalf("release: %v, %v", ok, err)
+		}
+		s.call(t, "DELETE", "/v1/agents/me/session", agentKey, nil, 204)
+		s.call(t, "DELETE", "/v1/agents/me/session", agentKey, nil, 204) // again: nothing to do
+		if st := sessionState(t, c, wfID); st.Session != int64(next["session"].(float64)) || st.LogoutReason != pgstore.LogoutByAgent {
+			t.Errorf("second session %+v", st)
+		}
+	})
+
+	t.Run("heartbeat stops", func(t *testing.T) {
+		s := newTestStack(t)
+		s.args = append(s.args, "--heartbeat-ttl", "1s")
+		s.start()
+		defer s.stop()
+		adminKey := keyPattern.FindString(s.out.String())
+		tenant := s.tenantOf(t, adminKey)
+		agentID, agentKey := s.newUserKey(t, adminKey, "agent")
+		login := s.call(t, "POST", "/v1/agents/me/session", agentKey, `{"status":"busy"}`, 201)
+		if login["heartbeatTtlSeconds"] != 1.0 {
+			t.Fatalf("login %v", login)
+		}
+		loginAt, _ := time.Parse(time.RFC3339Nano, login["loginAt"].(string))
+		expiresAt, _ := time.Parse(time.RFC3339Nano, login["expiresAt"].(string))
+
+		// No heartbeat: the agent reads Offline, and the workflow records the
+		// logout at the moment the heartbeat lapsed.
+		c := s.temporalClient()
+		state := sessionState(t, c, workflows.AgentSessionWorkflowID(tenant, agentID))
+		if state.LogoutReason != pgstore.LogoutHeartbeatLapsed || state.LogoutAt == nil || !state.LogoutAt.Equal(expiresAt) ||
+			state.Sheet.Totals.LoggedInMs != expiresAt.Sub(loginAt).Milliseconds() || state.Sheet.Totals.StatusMs["Busy"] != 1000 {
+			t.Errorf("lapsed session %+v (login %v, expires %v)", state, loginAt, expiresAt)
+		}
+		v := s.call(t, "GET", "/v1/agents/me/session", agentKey, nil, 200)
+		if v["loggedIn"] != false || v["expired"] != false || v["status"].(map[string]any)["name"] != "Offline" {
+			t.Errorf("after the lapse %v", v)
+		}
+		if totals, _ := v["totals"].(map[string]any); totals == nil || totals["loggedInMs"] != 1000.0 {
+			t.Errorf("final totals %v", v["totals"])
+		}
+		s.wantError(t, "POST", "/v1/agents/me/heartbeat", agentKey, nil, 409, "not_logged_in", "")
+		if *updateHistories {
+			recordHistory(t, c, workflows.AgentSessionWorkflowID(tenant, agentID), "agent_session_lapse.json")
+		}
+	})
+}
+
+func TestHeartbeatTTLSetting(t *testing.T) {
+	for _, c := range []struct {
+		env, flag string
+		want      time.Duration
+		ok        bool
+	}{
+		{"", "", 30 * time.Second, true},
+		{"45s", "", 45 * time.Second, true},
+		{"45s", "1s", time.Second, true},
+		{"", "500ms", 0, false},
+		{"", "2h", 0, false},
+		{"", "soon", 0, false},
+	} {
+		var cfg config
+		var args []string
+		if c.flag != "" {
+			args = []string{"--heartbeat-ttl", c.flag}
+		}
+		err := cfg.parse("api", args, func(k string) string {
+			if k == "SWITCHBOARD_HEARTBEAT_TTL" {
+				return c.env
+			}
+			return ""
+		})
+		if (err == nil) != c.ok || (c.ok && cfg.HeartbeatTTL != c.want) {
+			t.Errorf("env %q flag %q: %v, %v; want %v ok=%v", c.env, c.flag, cfg.HeartbeatTTL, err, c.want, c.ok)
+		}
+	}
 }
