@@ -36,6 +36,7 @@ OPEN_WORKFLOWS ?= 10000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./telemetry/ ./routing/ ./presence/
 	$(GO) test -run '^$$' -bench WorkflowRoundTrip -benchtime 200x ./cmd/switchboard/
+	$(GO) test -run '^$$' -bench Assignment -benchtime 1x -timeout 30m ./cmd/switchboard/
 	$(GO) test -run '^$$' -bench OpenWorkflows -benchtime 1x -timeout 30m ./cmd/switchboard/ -open-workflows $(OPEN_WORKFLOWS)
 
 lint:

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/dispatch"
 	"switchboard/pgstore"
 	"switchboard/presence"
 )
@@ -21,6 +22,13 @@ type Activities struct {
 	Redis    *redis.Client
 	Store    *pgstore.Store
 	Presence *presence.Store
+	// Wake signals a waiting interaction that bulk assignment reserved an agent
+	// for it; nil wakes nobody (the interaction finds the reservation at its next
+	// look).
+	Wake dispatch.Wake
+	// Dispatcher makes the assignment decisions; nil makes one over Store and
+	// Presence for each call (no cache).
+	Dispatcher *dispatch.Dispatcher
 }
 
 // DependencyStatus is one dependency as the worker sees it.

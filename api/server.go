@@ -17,12 +17,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	"switchboard/dispatch"
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/telemetry"
 )
 
-// Config holds what the API needs; every field is required.
+// Config holds what the API needs; every field but Wake is required.
 type Config struct {
 	Store    *pgstore.Store
 	Redis    *redis.Client
@@ -30,6 +31,8 @@ type Config struct {
 	Temporal client.Client
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// Wake signals an interaction that bulk assignment reserved an agent for it.
+	Wake dispatch.Wake
 }
 
 // Server is the HTTP API.
@@ -40,6 +43,8 @@ type Server struct {
 	presence *presence.Store
 	temporal client.Client
 	logger   *slog.Logger
+	dispatch *dispatch.Dispatcher
+	wake     dispatch.Wake
 }
 
 // New builds the API with all routes.
@@ -47,7 +52,8 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger}
+	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger,
+		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence}, wake: cfg.Wake}
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -80,6 +86,7 @@ func New(cfg Config) *Server {
 	v1.POST("/system/checks", s.runSystemCheck, s.authenticate, requireRole(pgstore.RoleAdmin))
 	s.registerACD(v1)
 	s.registerSessions(v1)
+	s.registerInteractions(v1)
 	return s
 }
 

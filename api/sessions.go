@@ -172,6 +172,9 @@ func (s *Server) login(c echo.Context) error {
 		s.logger.Error("agent session workflow not started", "agent", p.UserID, "error", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the session could not be recorded (Temporal did not answer); log in again"}
 	}
+	if res.Presence.Status.Group.ReceivesNew() {
+		s.offerWaiting(ctx, p.TenantID, p.UserID)
+	}
 	v := s.view(ctx, p.TenantID, res.Presence, &st)
 	v.Resumed = res.Resumed
 	status := http.StatusCreated
@@ -279,6 +282,9 @@ func (s *Server) setStatus(c echo.Context) error {
 	s.signalSession(ctx, p.TenantID, agent, workflows.AgentStatusSignal, workflows.AgentStatusChange{
 		Session: pr.Session, Status: st.Sheet(), At: pr.ChangedAt, ActorID: p.UserID,
 	})
+	if pr.Status.Group.ReceivesNew() {
+		s.offerWaiting(ctx, p.TenantID, agent)
+	}
 	return c.JSON(http.StatusOK, s.view(ctx, p.TenantID, pr, &st))
 }
 

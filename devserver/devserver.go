@@ -113,6 +113,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			// Switchboard uses no Nexus endpoints; off, the server does not warn about
 			// its missing HTTP port at every start.
 			dynamicconfig.EnableNexus.Key(): false,
+			// One partition per task queue: with several, a task lands in a partition
+			// no poller of this single machine is waiting on and waits to be
+			// forwarded, which made workflow tasks queue for seconds under load.
 		}),
 	)
 	if err != nil {

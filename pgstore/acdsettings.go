@@ -17,6 +17,14 @@ const (
 	MaxWrapUpSeconds     = 3600
 )
 
+// Ring timeout bounds, in seconds: how long an offer rings on an agent's desktop before
+// it goes to the next agent. Twenty seconds is four or five rings of a phone.
+const (
+	DefaultRingTimeoutSeconds = 20
+	MinRingTimeoutSeconds     = 2
+	MaxRingTimeoutSeconds     = 300
+)
+
 // CountedStatuses says which conversation statuses occupy an agent's capacity. Open
 // always does; Waiting and Solved do unless the tenant excludes them. Closed never does.
 type CountedStatuses struct {
@@ -52,8 +60,10 @@ type ACDSettings struct {
 	EffectiveCapacity routing.Capacity `json:"effectiveCapacity"`
 	CountedStatuses   CountedStatuses  `json:"countedStatuses"`
 	// WrapUpSeconds is the wrap-up time after a call for agents without an override.
-	WrapUpSeconds int       `json:"wrapUpSeconds"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	WrapUpSeconds int `json:"wrapUpSeconds"`
+	// RingTimeoutSeconds is how long an offer rings before it goes to the next agent.
+	RingTimeoutSeconds int       `json:"ringTimeoutSeconds"`
+	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
 // CountedStatusesUpdate changes the statuses that are set; Open may only be true.
@@ -66,9 +76,10 @@ type CountedStatusesUpdate struct {
 // ACDSettingsUpdate changes the fields that are set. DefaultCapacity replaces the
 // configured map: channels left out fall back to the system default.
 type ACDSettingsUpdate struct {
-	DefaultCapacity *routing.Capacity      `json:"defaultCapacity"`
-	CountedStatuses *CountedStatusesUpdate `json:"countedStatuses"`
-	WrapUpSeconds   *int                   `json:"wrapUpSeconds"`
+	DefaultCapacity    *routing.Capacity      `json:"defaultCapacity"`
+	CountedStatuses    *CountedStatusesUpdate `json:"countedStatuses"`
+	WrapUpSeconds      *int                   `json:"wrapUpSeconds"`
+	RingTimeoutSeconds *int                   `json:"ringTimeoutSeconds"`
 }
 
 // Validate checks the fields that are set with the routing package's capacity rules.
@@ -91,8 +102,11 @@ func (u *ACDSettingsUpdate) Validate() error {
 			return err
 		}
 	}
-	if u.DefaultCapacity == nil && u.CountedStatuses == nil && u.WrapUpSeconds == nil {
-		return invalid("", "nothing to change: set defaultCapacity, countedStatuses or wrapUpSeconds")
+	if n := u.RingTimeoutSeconds; n != nil && (*n < MinRingTimeoutSeconds || *n > MaxRingTimeoutSeconds) {
+		return invalid("ringTimeoutSeconds", "must be between %d and %d seconds", MinRingTimeoutSeconds, MaxRingTimeoutSeconds)
+	}
+	if u.DefaultCapacity == nil && u.CountedStatuses == nil && u.WrapUpSeconds == nil && u.RingTimeoutSeconds == nil {
+		return invalid("", "nothing to change: set defaultCapacity, countedStatuses, wrapUpSeconds or ringTimeoutSeconds")
 	}
 	return nil
 }
@@ -109,7 +123,7 @@ func scanACDSettings(row pgx.Row) (ACDSettings, error) {
 		s   ACDSettings
 		raw []byte
 	)
-	err := row.Scan(&raw, &s.CountedStatuses.Waiting, &s.CountedStatuses.Solved, &s.WrapUpSeconds, &s.UpdatedAt)
+	err := row.Scan(&raw, &s.CountedStatuses.Waiting, &s.CountedStatuses.Solved, &s.WrapUpSeconds, &s.RingTimeoutSeconds, &s.UpdatedAt)
 	if err != nil {
 		return s, err
 	}
@@ -131,7 +145,7 @@ func decodeCapacity(raw []byte) (routing.Capacity, error) {
 	return c, nil
 }
 
-const acdSettingsColumns = `default_capacity, count_waiting, count_solved, wrap_up_seconds, updated_at`
+const acdSettingsColumns = `default_capacity, count_waiting, count_solved, wrap_up_seconds, ring_timeout_seconds, updated_at`
 
 // GetACDSettings returns the tenant's ACD settings.
 func (s *Store) GetACDSettings(ctx context.Context, tenantID string) (ACDSettings, error) {
@@ -168,8 +182,9 @@ func (s *Store) UpdateACDSettings(ctx context.Context, tenantID string, actor Ac
 		out, err = scanACDSettings(tx.QueryRow(ctx, `
 			UPDATE acd_settings SET default_capacity = coalesce($2, default_capacity),
 			       count_waiting = coalesce($3, count_waiting), count_solved = coalesce($4, count_solved),
-			       wrap_up_seconds = coalesce($5, wrap_up_seconds), updated_at = now()
-			WHERE tenant_id = $1 RETURNING `+acdSettingsColumns, tenantID, capacity, waiting, solved, in.WrapUpSeconds))
+			       wrap_up_seconds = coalesce($5, wrap_up_seconds),
+			       ring_timeout_seconds = coalesce($6, ring_timeout_seconds), updated_at = now()
+			WHERE tenant_id = $1 RETURNING `+acdSettingsColumns, tenantID, capacity, waiting, solved, in.WrapUpSeconds, in.RingTimeoutSeconds))
 		if err != nil {
 			return translate(err, "ACD settings")
 		}
@@ -179,14 +194,14 @@ func (s *Store) UpdateACDSettings(ctx context.Context, tenantID string, actor Ac
 }
 
 // ResetACDSettings puts every ACD setting of the tenant back to the system default:
-// default capacities, counted statuses and wrap-up time.
+// default capacities, counted statuses, wrap-up time and ring timeout.
 func (s *Store) ResetACDSettings(ctx context.Context, tenantID string, actor Actor) (ACDSettings, error) {
 	var out ACDSettings
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanACDSettings(tx.QueryRow(ctx, `
 			UPDATE acd_settings SET default_capacity = DEFAULT, count_waiting = DEFAULT, count_solved = DEFAULT,
-			       wrap_up_seconds = DEFAULT, updated_at = now()
+			       wrap_up_seconds = DEFAULT, ring_timeout_seconds = DEFAULT, updated_at = now()
 			WHERE tenant_id = $1 RETURNING `+acdSettingsColumns, tenantID))
 		if err != nil {
 			return translate(err, "ACD settings")

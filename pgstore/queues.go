@@ -267,6 +267,17 @@ func (s *Store) DefaultQueue(ctx context.Context, tenantID string) (Queue, error
 	return qs[0], err
 }
 
+// DefaultQueueID returns the ID of the tenant's Default queue, without its details:
+// routing needs only the ID for the interactions no route matches.
+func (s *Store) DefaultQueueID(ctx context.Context, tenantID string) (string, error) {
+	var id string
+	if !isUUID(tenantID) {
+		return "", translate(pgx.ErrNoRows, "default queue")
+	}
+	err := s.pool.QueryRow(ctx, `SELECT id::text FROM queues WHERE tenant_id = $1 AND is_default`, tenantID).Scan(&id)
+	return id, translate(err, "default queue")
+}
+
 // ListQueues lists a tenant's queues in creation order (the Default queue first), each
 // with its agents and routes.
 func (s *Store) ListQueues(ctx context.Context, tenantID string, page Page) ([]Queue, error) {
@@ -493,13 +504,16 @@ func (s *Store) DeleteQueue(ctx context.Context, tenantID string, actor Actor, i
 	return err
 }
 
-// activeInteractions counts the interactions not yet closed in a queue, which must be
-// none for the queue to be deleted. Interactions do not exist in PostgreSQL yet: the
-// interaction lifecycle issue adds their read model and replaces this body with a count
-// over it (taking a lock that keeps new interactions out of the queue being deleted).
-// Until then no queue can hold one.
+// activeInteractions counts the interactions of a queue that are not over yet (queued,
+// offered or connected), which must be none for the queue to be deleted. The caller
+// holds the queue's row lock: EnqueueInteraction takes a share lock on the queue before
+// inserting, so no interaction slips into the queue between this count and the delete.
 func activeInteractions(ctx context.Context, tx pgx.Tx, tenantID, queueID string) (int, error) {
-	return 0, nil
+	var n int
+	err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM interactions
+		WHERE tenant_id = $1 AND queue_id = $2 AND status IN ('queued', 'offered', 'connected')`, tenantID, queueID).Scan(&n)
+	return n, err
 }
 
 // agentQueueIDs lists the queue IDs an agent belongs to, the Default queue first.

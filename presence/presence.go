@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -329,6 +330,23 @@ func (s *Store) LogoutExpired(ctx context.Context, tenant, agent string, session
 		return false, err
 	}
 	return r.code == "ok", nil
+}
+
+// Online lists the agents of the tenant with a live session (logged in, heartbeat
+// not lapsed), sorted, whatever their status. Routing narrows its candidates to these
+// before reading anything else about them, so the cost of a decision follows the
+// agents at work, not every agent ever configured.
+func (s *Store) Online(ctx context.Context, tenant string) ([]string, error) {
+	k, err := s.keys(tenant)
+	if err != nil {
+		return nil, err
+	}
+	out, err := onlineScript.Run(ctx, s.rdb, []string{k.alive()}).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("presence: online agents of tenant %s: %w", tenant, err)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Get reads one agent's presence.

@@ -371,3 +371,32 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal("snapshot against no Redis succeeded")
 	}
 }
+
+func TestOnlineListsLiveSessions(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	e := newEnv(t, ttl)
+	s, ctx := e.store, ctxT(t)
+	if got, err := s.Online(ctx, tenant); err != nil || len(got) != 0 {
+		t.Fatalf("nobody logged in: %v, %v", got, err)
+	}
+	login(t, s, "a2", available)
+	login(t, s, "a1", away)
+	login(t, s, "a3", available)
+	if _, err := s.Logout(ctx, tenant, "a3"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Online(ctx, tenant); err != nil || strings.Join(got, ",") != "a1,a2" {
+		t.Fatalf("online %v, %v; want a1 and a2 (any status, sorted)", got, err)
+	}
+	// Only a1 keeps beating; a2 lapses without anyone sweeping it.
+	eventually(t, 2*time.Second, "a2 drops out", func() bool {
+		if _, err := s.Heartbeat(ctx, tenant, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Online(ctx, tenant)
+		return err == nil && strings.Join(got, ",") == "a1"
+	})
+	if _, err := s.Online(ctx, ""); !errors.Is(err, presence.ErrInvalid) {
+		t.Errorf("empty tenant: %v", err)
+	}
+}

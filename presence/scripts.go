@@ -135,6 +135,12 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return reply('ok', '', '', KEYS[1], now)
 `)
 
+// KEYS: alive. Logged-in agents whose heartbeat is live, by agent ID.
+var onlineScript = script(`
+local now = now_ms()
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. fmt(now), '+inf')
+`)
+
 // KEYS: alive. ARGV: limit. Returns now, then agent, deadline pairs.
 var expiredScript = script(`
 local now = now_ms()

@@ -21,10 +21,21 @@ import (
 // New returns a worker for the Switchboard task queue with every workflow and activity
 // registered.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, workflows.TaskQueue, Options())
 	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
 	return w
+}
+
+// Options are the worker's options; the benchmarks give their floor workers the same.
+func Options() sdkworker.Options {
+	return sdkworker.Options{
+		// Every interaction waits on short activities and answers agents'
+		// updates: more pollers than the SDK's two keep tasks from queueing on
+		// the poll round trip.
+		MaxConcurrentWorkflowTaskPollers: 8,
+		MaxConcurrentActivityTaskPollers: 8,
+	}
 }
 
 // RegisterWorkflows adds Switchboard's workflows to r; the replay tests use it too so
@@ -32,6 +43,7 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SystemCheck)
 	r.RegisterWorkflow(workflows.AgentSession)
+	r.RegisterWorkflow(workflows.Interaction)
 }
 
 // Run runs the worker until ctx is done. Callers register the search attributes first

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,17 +14,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"switchboard/activities"
 	"switchboard/api"
+	"switchboard/dispatch"
 	"switchboard/media"
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/schema"
 	"switchboard/telemetry"
 	"switchboard/worker"
+	"switchboard/workflows"
 )
 
 // bootstrapKeyFile is where `dev` keeps the first admin key, so a developer can find it
@@ -41,14 +45,31 @@ type stack struct {
 	registry *prometheus.Registry
 }
 
+// agentsCacheTTL is how long the worker keeps a queue's agents and their settings
+// for its decisions (dispatch.Dispatcher.AgentsTTL).
+const agentsCacheTTL = 2 * time.Second
+
 // activities are the worker's activities over the stack's connections.
 func (s *stack) activities() *activities.Activities {
-	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence}
+	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake,
+		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL}}
 }
 
 // api is the HTTP API over the stack's connections.
 func (s *stack) api() *api.Server {
-	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger, Registry: s.registry})
+	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
+		Registry: s.registry, Wake: s.wake})
+}
+
+// wake signals an interaction workflow that bulk assignment reserved an agent for it.
+func (s *stack) wake(ctx context.Context, tenantID, interactionID, agentID string) error {
+	err := s.temporal.SignalWorkflow(ctx, workflows.InteractionWorkflowID(interactionID), "",
+		workflows.AgentAvailableSignal, workflows.AgentAvailable{AgentID: agentID})
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return dispatch.ErrGone
+	}
+	return err
 }
 
 func (s *stack) close() {
@@ -163,7 +184,9 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
+	if !cfg.NoWorker {
+		g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
+	}
 	g.Go(func() error { return sip.Run(gctx) })
 	g.Go(func() error { return s.api().Serve(gctx, httpListener) })
 	g.Go(func() error {

@@ -32,6 +32,9 @@ type config struct {
 	HeartbeatTTLText  string
 	// HeartbeatTTL is HeartbeatTTLText parsed.
 	HeartbeatTTL time.Duration
+	// NoWorker starts `dev` without its worker, for tests that run `worker` on
+	// its own beside it (and stop and restart it).
+	NoWorker bool
 }
 
 type setting struct {
@@ -69,6 +72,9 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 			def = v
 		}
 		fs.StringVar(s.target, s.flag, def, s.usage+" ($"+s.env+")")
+	}
+	if cmd == "dev" {
+		fs.BoolVar(&c.NoWorker, "no-worker", false, "run without the Temporal worker; start `switchboard worker` separately (tests)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -68,8 +68,20 @@ func connectRedis(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
+// defaultPoolSize is the PostgreSQL pool of a process unless the URL sets
+// pool_max_conns: pgx's own default (4 on a small machine) would queue the worker's
+// assignment activities behind each other.
+const defaultPoolSize = 10
+
 func connectPostgres(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("SWITCHBOARD_DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultPoolSize
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("SWITCHBOARD_DATABASE_URL: %w", err)
 	}

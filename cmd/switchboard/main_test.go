@@ -886,8 +886,35 @@ func TestACDConfiguration(t *testing.T) {
 		if after := state(); after != before {
 			t.Errorf("refused configuration changed something:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
-		// Deleting a queue with active interactions waits for the interaction lifecycle
-		// issue, which adds interactions to PostgreSQL; pgstore.DeleteQueue has the hook.
+		// Deleting a queue with active interactions: the next subtest.
+	})
+
+	t.Run("a queue with active interactions is not deleted", func(t *testing.T) {
+		busy := id(call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Busy"}, 201))
+		route := id(call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "busy", "queueId": busy,
+			"condition": map[string]any{"attr": "tags", "op": "in_list", "values": []string{"busy"}}}, 201))
+		ix := call(t, "POST", "/v1/interactions", adminKey, `{"channel":"web_chat","from":"visitor-9","tags":["busy"]}`, 201)
+		if ix["queueId"] != busy {
+			t.Fatalf("routed to %v, want Busy", ix["queueId"])
+		}
+		call(t, "DELETE", "/v1/routes/"+route, supKey, nil, 204)
+		// The interaction waits in Busy (nobody is logged in) once its workflow wrote it.
+		deadline := time.Now().Add(30 * time.Second)
+		for len(items(call(t, "GET", "/v1/interactions?status=queued&queueId="+busy, supKey, nil, 200))) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the interaction never reached the read model")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := s.do("DELETE", "/v1/queues/"+busy, supKey, "")
+		if code, _ := r.errorOf(t); r.status != 409 || code != "conflict" || !strings.Contains(string(r.body), "active interactions") {
+			t.Errorf("deleting a queue with a waiting interaction: %d %s", r.status, r.body)
+		}
+		call(t, "GET", "/v1/queues/"+busy, supKey, nil, 200)
+		if ended := call(t, "POST", "/v1/interactions/"+id(ix)+"/end", adminKey, `{"reason":"visitor left"}`, 200); ended["status"] != "abandoned" {
+			t.Errorf("ended %v", ended)
+		}
+		call(t, "DELETE", "/v1/queues/"+busy, supKey, nil, 204)
 	})
 
 	t.Run("deletes", func(t *testing.T) {

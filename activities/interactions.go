@@ -1,0 +1,195 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/temporal"
+
+	"switchboard/dispatch"
+	"switchboard/pgstore"
+	"switchboard/routing"
+)
+
+// ErrTypeInvalidInteraction marks an interaction write that is refused as it is;
+// retrying cannot help.
+const ErrTypeInvalidInteraction = "InvalidInteraction"
+
+func (a *Activities) dispatcher() *dispatch.Dispatcher {
+	if a.Dispatcher != nil {
+		return a.Dispatcher
+	}
+	return &dispatch.Dispatcher{Store: a.Store, Presence: a.Presence}
+}
+
+// OfferRequest asks for the next offer of an interaction.
+type OfferRequest struct {
+	// Interaction is the interaction as the workflow holds it; it is written to the
+	// read model first when Enqueue is set (its first offer), once.
+	Interaction pgstore.Interaction `json:"interaction"`
+	Enqueue     bool                `json:"enqueue,omitempty"`
+	// Attempt numbers the offer (1, 2, …) and keys it in the offers log.
+	Attempt int `json:"attempt"`
+	// Version is the read-model version of the offered state.
+	Version int64 `json:"version"`
+}
+
+// OfferResult says whether an agent's slot was reserved and the offer recorded.
+type OfferResult struct {
+	Offered bool   `json:"offered"`
+	AgentID string `json:"agentId,omitempty"`
+	// QueueID is the interaction's queue as stored: the Default queue when the
+	// routed queue was deleted before the interaction was first written.
+	QueueID string `json:"queueId"`
+	// OfferedAt is when the agent's slot was reserved; RingUntil when the offer
+	// stops ringing, before the reservation lapses.
+	OfferedAt time.Time `json:"offeredAt"`
+	RingUntil time.Time `json:"ringUntil"`
+	// RingTimeout is the tenant's ring timeout.
+	RingTimeout time.Duration  `json:"ringTimeout"`
+	Score       *routing.Score `json:"score,omitempty"`
+	// Manual: the queue does not assign this channel automatically.
+	Manual bool `json:"manual,omitempty"`
+	// Contended: the chosen agents were all taken meanwhile; decide again now.
+	Contended  bool `json:"contended,omitempty"`
+	Considered int  `json:"considered"`
+	Eligible   int  `json:"eligible"`
+}
+
+// OfferInteraction makes the next offer of an interaction: it writes the interaction
+// to the read model on its first offer, chooses the agent on a fresh snapshot
+// (routing.Choose: sticky agent, else the weighted sum, never an excluded agent),
+// reserves one of their slots for the ring timeout plus a margin, and records the
+// offer and the offered state together. A retry after a lost answer finds its own
+// reservation and records that. Nobody eligible is not an error: Offered is false.
+func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (OfferResult, error) {
+	ix := in.Interaction
+	queueID := ix.QueueID
+	if in.Enqueue {
+		q, err := a.Store.EnqueueInteraction(ctx, ix)
+		if err != nil {
+			return OfferResult{}, storeError(err)
+		}
+		queueID = q
+	}
+	dec, err := a.dispatcher().Reserve(ctx, dispatch.Request{
+		TenantID: ix.TenantID, InteractionID: ix.ID, Channel: ix.Channel, QueueID: queueID,
+		RequiredSkills: ix.RequiredSkills, Customer: ix.Customer, Excluded: ix.ExcludedAgents,
+	})
+	if err != nil {
+		return OfferResult{}, storeError(err)
+	}
+	out := OfferResult{
+		QueueID: queueID, RingTimeout: dec.RingTimeout, Score: dec.Score, Manual: dec.Manual,
+		Contended: dec.Contended, Considered: dec.Considered, Eligible: dec.Eligible,
+	}
+	if dec.AgentID == "" {
+		return out, nil
+	}
+	at, until := dec.ReservedAt.UTC(), dec.RingUntil.UTC()
+	if until.Before(at) {
+		until = at
+	}
+	st := ix.InteractionState
+	st.Status, st.OfferedAgentID, st.Offers, st.OfferedAt, st.Version = pgstore.InteractionOffered, dec.AgentID, in.Attempt, &at, in.Version
+	_, err = a.Store.RecordInteraction(ctx, pgstore.InteractionUpdate{
+		TenantID: ix.TenantID, InteractionID: ix.ID, State: st,
+		Offer: &pgstore.Offer{Attempt: in.Attempt, AgentID: dec.AgentID, Channel: ix.Channel, OfferedAt: at,
+			RingUntil: until, Score: dec.Score},
+	})
+	if err != nil {
+		// The reservation stays: the retry adopts it, or it lapses by itself.
+		return OfferResult{}, storeError(err)
+	}
+	out.Offered, out.AgentID, out.OfferedAt, out.RingUntil = true, dec.AgentID, at, until
+	return out, nil
+}
+
+// ConfirmRequest turns an accepted offer into a held slot.
+type ConfirmRequest struct {
+	AgentID string `json:"agentId"`
+	// Update is the connected state with the offer's answer, written once the slot
+	// is held.
+	Update pgstore.InteractionUpdate `json:"update"`
+}
+
+// ConfirmOffer makes the agent's reservation a held slot (presence.Confirm) and
+// records the interaction as connected. It reports false, writing nothing, when the
+// reservation had lapsed: the offer is void and the workflow treats it as rung out.
+// Repeating it after success changes nothing.
+func (a *Activities) ConfirmOffer(ctx context.Context, in ConfirmRequest) (bool, error) {
+	ok, err := a.Presence.Confirm(ctx, in.Update.TenantID, in.AgentID, in.Update.InteractionID)
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, err := a.Store.RecordInteraction(ctx, in.Update); err != nil {
+		return false, storeError(err)
+	}
+	return true, nil
+}
+
+// ReleaseRequest frees an agent's slot of an interaction and records the state that
+// follows: queued again after a rejection or a timeout, abandoned or ended at the end.
+type ReleaseRequest struct {
+	// AgentID is the agent whose slot is freed. Empty for an interaction that ends
+	// while queued: a reservation bulk assignment made for it meanwhile is freed.
+	AgentID string                    `json:"agentId,omitempty"`
+	Update  pgstore.InteractionUpdate `json:"update"`
+}
+
+// ReleaseSlot writes the state, frees the agent's slot, reserved or held (idempotent),
+// and then gives the agent, now with room, the waiting interactions they should take
+// (bulk assignment: reserved for them and woken). It returns the interactions woken.
+// The read model lets go of the interaction before presence does, as it takes it
+// after presence did (OfferInteraction), so the read model never shows an agent
+// holding more than presence allows.
+func (a *Activities) ReleaseSlot(ctx context.Context, in ReleaseRequest) ([]string, error) {
+	u := in.Update
+	_, recErr := a.Store.RecordInteraction(ctx, u)
+	if recErr != nil {
+		recErr = storeError(recErr)
+		var app *temporal.ApplicationError
+		if !errors.As(recErr, &app) || !app.NonRetryable() {
+			return nil, recErr
+		}
+		// A write refused for good must not keep the slot: free it all the same.
+	}
+	agent := in.AgentID
+	if agent == "" {
+		held, ok, err := a.Presence.Holder(ctx, u.TenantID, u.InteractionID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !held.Held {
+			agent = held.Agent
+		}
+	}
+	if agent == "" {
+		return nil, recErr
+	}
+	if _, err := a.Presence.Release(ctx, u.TenantID, agent, u.InteractionID); err != nil {
+		return nil, err
+	}
+	if recErr != nil {
+		return nil, recErr
+	}
+	return a.dispatcher().OfferWaiting(ctx, u.TenantID, agent, a.Wake)
+}
+
+// storeError makes the store's refusals non-retryable: an invalid write or a missing
+// interaction comes back the same on every attempt.
+func storeError(err error) error {
+	var invalid *pgstore.ValidationError
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &invalid), errors.Is(err, pgstore.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInteraction, err)
+	case errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("interaction write refused: %v", err), ErrTypeInvalidInteraction, err)
+	}
+	return err
+}

@@ -1,0 +1,660 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"switchboard/routing"
+)
+
+// InteractionStatus is where an interaction is in its life, as the ACD sees it.
+type InteractionStatus string
+
+// The interaction statuses of the read model.
+const (
+	// InteractionQueued: waiting for an agent.
+	InteractionQueued InteractionStatus = "queued"
+	// InteractionOffered: ringing on one agent's desktop, whose slot is reserved.
+	InteractionOffered InteractionStatus = "offered"
+	// InteractionConnected: an agent accepted it and holds it.
+	InteractionConnected InteractionStatus = "connected"
+	// InteractionEnded: it ended after reaching an agent.
+	InteractionEnded InteractionStatus = "ended"
+	// InteractionAbandoned: the customer left before an agent took it.
+	InteractionAbandoned InteractionStatus = "abandoned"
+)
+
+// Valid reports whether s is a known status.
+func (s InteractionStatus) Valid() bool {
+	switch s {
+	case InteractionQueued, InteractionOffered, InteractionConnected, InteractionEnded, InteractionAbandoned:
+		return true
+	}
+	return false
+}
+
+// Active reports whether the interaction still occupies its queue (and so keeps the
+// queue from being deleted).
+func (s InteractionStatus) Active() bool {
+	return s == InteractionQueued || s == InteractionOffered || s == InteractionConnected
+}
+
+// Direction says who started an interaction.
+type Direction string
+
+// The directions.
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+)
+
+// Valid reports whether d is a known direction.
+func (d Direction) Valid() bool { return d == Inbound || d == Outbound }
+
+// Interaction is one interaction as the read model keeps it.
+type Interaction struct {
+	ID         string          `json:"id"`
+	TenantID   string          `json:"tenantId"`
+	WorkflowID string          `json:"workflowId"`
+	Channel    routing.Channel `json:"channel"`
+	// Source is the sub-channel as received ("whatsapp", "web_chat"…).
+	Source        string    `json:"source,omitempty"`
+	Direction     Direction `json:"direction"`
+	From          string    `json:"from,omitempty"`
+	To            string    `json:"to,omitempty"`
+	CustomerPhone string    `json:"customerPhone,omitempty"`
+	// Customer identifies the customer for the sticky-agent rule: the phone
+	// number, else the address the interaction came from.
+	Customer       string           `json:"customer,omitempty"`
+	CustomerName   string           `json:"customerName,omitempty"`
+	Tags           []string         `json:"tags"`
+	QueueID        string           `json:"queueId"`
+	RouteID        string           `json:"routeId,omitempty"`
+	Priority       routing.Priority `json:"priority"`
+	RequiredSkills []string         `json:"requiredSkills"`
+	InteractionState
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// InteractionState is the part of an interaction that changes as it moves through the
+// ACD; the workflow writes all of it at each change, numbered by Version.
+type InteractionState struct {
+	Status InteractionStatus `json:"status"`
+	// OfferedAgentID is the agent it rings on (status offered only).
+	OfferedAgentID string `json:"offeredAgentId,omitempty"`
+	// AgentID is the agent who accepted it.
+	AgentID string `json:"agentId,omitempty"`
+	// ExcludedAgents rejected it or let it ring out; they are not offered it again.
+	ExcludedAgents []string `json:"excludedAgents"`
+	// Offers counts the offers made so far; the last one's attempt number.
+	Offers      int        `json:"offerCount"`
+	QueuedAt    time.Time  `json:"queuedAt"`
+	OfferedAt   *time.Time `json:"offeredAt,omitempty"`
+	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
+	EndedAt     *time.Time `json:"endedAt,omitempty"`
+	EndReason   string     `json:"endReason,omitempty"`
+	// Version orders the workflow's writes; a write with a version not above the
+	// stored one changes nothing.
+	Version int64 `json:"version"`
+}
+
+// maxInteractionText bounds the free-text identity fields of an interaction.
+const maxInteractionText = 320
+
+// Validate checks a new interaction before it is first written.
+func (in *Interaction) Validate() error {
+	switch {
+	case !isUUID(in.TenantID):
+		return invalid("tenantId", "must be a tenant ID")
+	case !isUUID(in.ID):
+		return invalid("id", "must be an interaction ID")
+	case strings.TrimSpace(in.WorkflowID) == "":
+		return invalid("workflowId", "is required")
+	case !in.Channel.Valid():
+		return invalid("channel", "unknown channel %q", in.Channel)
+	case !in.Direction.Valid():
+		return invalid("direction", "must be inbound or outbound")
+	case !isUUID(in.QueueID):
+		return invalid("queueId", "must be a queue ID")
+	case in.RouteID != "" && !isUUID(in.RouteID):
+		return invalid("routeId", "must be a route ID")
+	case !in.Priority.Valid():
+		return invalid("priority", "unknown priority %d", int(in.Priority))
+	case in.CreatedAt.IsZero():
+		return invalid("createdAt", "is required")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"source", in.Source}, {"from", in.From}, {"to", in.To}, {"customerPhone", in.CustomerPhone},
+		{"customer", in.Customer}, {"customerName", in.CustomerName},
+	} {
+		if len(f.v) > maxInteractionText {
+			return invalid(f.name, "must be at most %d bytes", maxInteractionText)
+		}
+	}
+	if err := checkIDs("requiredSkills", in.RequiredSkills); err != nil {
+		return err
+	}
+	return in.InteractionState.Validate()
+}
+
+// Validate checks a state before it is written.
+func (st *InteractionState) Validate() error {
+	switch {
+	case !st.Status.Valid():
+		return invalid("status", "unknown status %q", st.Status)
+	case (st.Status == InteractionOffered) != (st.OfferedAgentID != ""):
+		return invalid("offeredAgentId", "is set exactly while the interaction is offered")
+	case st.OfferedAgentID != "" && !isUUID(st.OfferedAgentID):
+		return invalid("offeredAgentId", "must be an agent ID")
+	case (st.Status == InteractionConnected || st.Status == InteractionEnded) && st.AgentID == "":
+		return invalid("agentId", "is required once an agent took the interaction")
+	case st.AgentID != "" && !isUUID(st.AgentID):
+		return invalid("agentId", "must be an agent ID")
+	case st.Offers < 0:
+		return invalid("offerCount", "must not be negative")
+	case st.Version < 0:
+		return invalid("version", "must not be negative")
+	case st.QueuedAt.IsZero():
+		return invalid("queuedAt", "is required")
+	}
+	return checkIDs("excludedAgents", st.ExcludedAgents)
+}
+
+// OfferOutcome is how an offer ended.
+type OfferOutcome string
+
+// The outcomes of an offer.
+const (
+	OfferAccepted OfferOutcome = "accepted"
+	OfferRejected OfferOutcome = "rejected"
+	// OfferTimeout: the agent did not answer within the ring timeout, or the
+	// reservation lapsed before the answer was processed.
+	OfferTimeout OfferOutcome = "timeout"
+	// OfferReleased: the offer was withdrawn (the interaction ended while ringing).
+	OfferReleased OfferOutcome = "released"
+)
+
+// Valid reports whether o is a known outcome.
+func (o OfferOutcome) Valid() bool {
+	switch o {
+	case OfferAccepted, OfferRejected, OfferTimeout, OfferReleased:
+		return true
+	}
+	return false
+}
+
+// Offer is one offer of an interaction to an agent.
+type Offer struct {
+	InteractionID string          `json:"interactionId"`
+	Attempt       int             `json:"attempt"`
+	AgentID       string          `json:"agentId"`
+	Channel       routing.Channel `json:"channel"`
+	OfferedAt     time.Time       `json:"offeredAt"`
+	RingUntil     time.Time       `json:"ringUntil"`
+	Outcome       OfferOutcome    `json:"outcome,omitempty"`
+	RespondedAt   *time.Time      `json:"respondedAt,omitempty"`
+	Reason        string          `json:"reason,omitempty"`
+	// Score is the winner's line of the routing decision.
+	Score *routing.Score `json:"score,omitempty"`
+}
+
+// OfferResponse ends an offer: the agent answered, it rang out, or it was withdrawn.
+type OfferResponse struct {
+	Attempt     int          `json:"attempt"`
+	Outcome     OfferOutcome `json:"outcome"`
+	RespondedAt time.Time    `json:"respondedAt"`
+	Reason      string       `json:"reason,omitempty"`
+}
+
+// InteractionUpdate is one write of the interaction workflow: its new state, and the
+// offer it made or the answer to an offer, all written in one transaction.
+type InteractionUpdate struct {
+	TenantID      string           `json:"tenantId"`
+	InteractionID string           `json:"interactionId"`
+	State         InteractionState `json:"state"`
+	Offer         *Offer           `json:"offer,omitempty"`
+	Response      *OfferResponse   `json:"response,omitempty"`
+}
+
+// Validate checks the update.
+func (u *InteractionUpdate) Validate() error {
+	if !isUUID(u.TenantID) {
+		return invalid("tenantId", "must be a tenant ID")
+	}
+	if !isUUID(u.InteractionID) {
+		return invalid("interactionId", "must be an interaction ID")
+	}
+	if err := u.State.Validate(); err != nil {
+		return err
+	}
+	if o := u.Offer; o != nil {
+		switch {
+		case o.Attempt < 1:
+			return invalid("offer.attempt", "must be 1 or more")
+		case !isUUID(o.AgentID):
+			return invalid("offer.agentId", "must be an agent ID")
+		case !o.Channel.Valid():
+			return invalid("offer.channel", "unknown channel %q", o.Channel)
+		case o.OfferedAt.IsZero() || o.RingUntil.Before(o.OfferedAt):
+			return invalid("offer.ringUntil", "must not be before offeredAt")
+		}
+	}
+	if r := u.Response; r != nil {
+		switch {
+		case r.Attempt < 1:
+			return invalid("response.attempt", "must be 1 or more")
+		case !r.Outcome.Valid():
+			return invalid("response.outcome", "unknown outcome %q", r.Outcome)
+		case r.RespondedAt.IsZero():
+			return invalid("response.respondedAt", "is required")
+		}
+	}
+	return nil
+}
+
+const interactionColumns = `id, tenant_id, workflow_id, channel, coalesce(source, ''), direction, coalesce(from_address, ''),
+	coalesce(to_address, ''), coalesce(customer_phone, ''), coalesce(customer, ''), coalesce(customer_name, ''), tags,
+	queue_id, coalesce(route_id::text, ''), priority, required_skills::text[], status, coalesce(offered_agent_id::text, ''),
+	coalesce(agent_id::text, ''), excluded_agents::text[], offers, queued_at, offered_at, connected_at, ended_at,
+	coalesce(end_reason, ''), version, created_at, updated_at`
+
+func scanInteraction(row pgx.Row) (Interaction, error) {
+	var (
+		in       Interaction
+		priority int16
+	)
+	err := row.Scan(&in.ID, &in.TenantID, &in.WorkflowID, &in.Channel, &in.Source, &in.Direction, &in.From, &in.To,
+		&in.CustomerPhone, &in.Customer, &in.CustomerName, &in.Tags, &in.QueueID, &in.RouteID, &priority, &in.RequiredSkills,
+		&in.Status, &in.OfferedAgentID, &in.AgentID, &in.ExcludedAgents, &in.Offers, &in.QueuedAt, &in.OfferedAt,
+		&in.ConnectedAt, &in.EndedAt, &in.EndReason, &in.Version, &in.CreatedAt, &in.UpdatedAt)
+	in.Priority = routing.Priority(priority)
+	return in, err
+}
+
+// EnqueueInteraction writes a new interaction, once: when it is already there, nothing
+// changes and the stored queue is returned. The queue is read under a share lock, so
+// it cannot be deleted between the check and the insert (DeleteQueue counts the
+// active interactions under its own lock); when the queue is already gone, the
+// interaction goes to the Default queue, whose ID is returned.
+func (s *Store) EnqueueInteraction(ctx context.Context, in Interaction) (queueID string, err error) {
+	if err := in.Validate(); err != nil {
+		return "", err
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT queue_id::text FROM interactions WHERE tenant_id = $1 AND id = $2`, in.TenantID, in.ID).Scan(&queueID)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
+			SELECT id::text FROM queues WHERE tenant_id = $1 AND (id = $2 OR is_default)
+			ORDER BY is_default LIMIT 1 FOR SHARE`, in.TenantID, in.QueueID).Scan(&queueID)
+		if err != nil {
+			return translate(err, "queue")
+		}
+		st := in.InteractionState
+		_, err = tx.Exec(ctx, `
+			INSERT INTO interactions (tenant_id, id, workflow_id, channel, source, direction, from_address, to_address,
+				customer_phone, customer, customer_name, tags, queue_id, route_id, priority, required_skills, status,
+				offered_agent_id, agent_id, excluded_agents, offers, queued_at, offered_at, connected_at, ended_at,
+				end_reason, version, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+				$22, $23, $24, $25, $26, $27, $28)
+			ON CONFLICT DO NOTHING`,
+			in.TenantID, in.ID, in.WorkflowID, in.Channel, nullText(in.Source), in.Direction, nullText(in.From),
+			nullText(in.To), nullText(in.CustomerPhone), nullText(in.Customer), nullText(in.CustomerName), nonNil(in.Tags),
+			queueID, nullUUID(in.RouteID), int16(in.Priority), nonNil(in.RequiredSkills), st.Status,
+			nullUUID(st.OfferedAgentID), nullUUID(st.AgentID), nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt,
+			st.OfferedAt, st.ConnectedAt, st.EndedAt, nullText(st.EndReason), st.Version, in.CreatedAt)
+		return translate(err, "interaction "+in.ID)
+	})
+	return queueID, err
+}
+
+// RecordInteraction writes one change of an interaction: its state, unless a newer
+// version is already stored, with the offer made or the answer to an offer. It is
+// idempotent: a state is rewritten only by its own version (a retried activity), an
+// offer is keyed by its attempt (a repeated write with another agent replaces it only
+// while it has no outcome, i.e. when an earlier try of the offer never reached the
+// workflow), and an answer is written once. It reports whether the state was written
+// (false: a newer one is stored). An interaction never enqueued answers ErrNotFound.
+func (s *Store) RecordInteraction(ctx context.Context, u InteractionUpdate) (bool, error) {
+	if err := u.Validate(); err != nil {
+		return false, err
+	}
+	var written bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		st := u.State
+		tag, err := tx.Exec(ctx, `
+			UPDATE interactions SET status = $3, offered_agent_id = $4, agent_id = $5, excluded_agents = $6, offers = $7,
+				queued_at = $8, offered_at = $9, connected_at = $10, ended_at = $11, end_reason = $12, version = $13,
+				updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND version <= $13`,
+			u.TenantID, u.InteractionID, st.Status, nullUUID(st.OfferedAgentID), nullUUID(st.AgentID),
+			nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt, st.OfferedAt, st.ConnectedAt, st.EndedAt,
+			nullText(st.EndReason), st.Version)
+		if err != nil {
+			return translate(err, "interaction "+u.InteractionID)
+		}
+		written = tag.RowsAffected() == 1
+		if !written {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM interactions WHERE tenant_id = $1 AND id = $2)`,
+				u.TenantID, u.InteractionID).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("interaction %s: %w", u.InteractionID, ErrNotFound)
+			}
+		}
+		if o := u.Offer; o != nil {
+			var score []byte
+			if o.Score != nil {
+				if score, err = json.Marshal(o.Score); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Exec(ctx, `
+				INSERT INTO interaction_offers (tenant_id, interaction_id, attempt, agent_id, channel, offered_at, ring_until, score)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (tenant_id, interaction_id, attempt) DO UPDATE SET
+					agent_id = excluded.agent_id, channel = excluded.channel, offered_at = excluded.offered_at,
+					ring_until = excluded.ring_until, score = excluded.score, updated_at = now()
+				WHERE interaction_offers.outcome IS NULL AND interaction_offers.agent_id <> excluded.agent_id`,
+				u.TenantID, u.InteractionID, o.Attempt, o.AgentID, o.Channel, o.OfferedAt, o.RingUntil, score)
+			if err != nil {
+				return translate(err, fmt.Sprintf("offer %d of interaction %s", o.Attempt, u.InteractionID))
+			}
+		}
+		if r := u.Response; r != nil {
+			if _, err := tx.Exec(ctx, `
+				UPDATE interaction_offers SET outcome = $4, responded_at = $5, reason = $6, updated_at = now()
+				WHERE tenant_id = $1 AND interaction_id = $2 AND attempt = $3 AND outcome IS NULL`,
+				u.TenantID, u.InteractionID, r.Attempt, r.Outcome, r.RespondedAt, nullText(r.Reason)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return written, err
+}
+
+// GetInteraction returns one interaction of the tenant.
+func (s *Store) GetInteraction(ctx context.Context, tenantID, id string) (Interaction, error) {
+	if !isUUID(id) || !isUUID(tenantID) {
+		return Interaction{}, translate(pgx.ErrNoRows, "interaction")
+	}
+	in, err := scanInteraction(s.pool.QueryRow(ctx, `SELECT `+interactionColumns+` FROM interactions WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	return in, translate(err, "interaction")
+}
+
+// InteractionFilter selects interactions of a listing, newest first.
+type InteractionFilter struct {
+	Status InteractionStatus
+	// AgentID keeps the interactions offered to or taken by this agent.
+	AgentID string
+	QueueID string
+	Page
+}
+
+// Validate checks the filter.
+func (f *InteractionFilter) Validate() error {
+	if f.Status != "" && !f.Status.Valid() {
+		return invalid("status", "must be queued, offered, connected, ended or abandoned")
+	}
+	if f.AgentID != "" && !isUUID(f.AgentID) {
+		return invalid("agentId", "must be an agent ID")
+	}
+	if f.QueueID != "" && !isUUID(f.QueueID) {
+		return invalid("queueId", "must be a queue ID")
+	}
+	return f.Page.Validate()
+}
+
+// ListInteractions lists a tenant's interactions, newest first.
+func (s *Store) ListInteractions(ctx context.Context, tenantID string, f InteractionFilter) ([]Interaction, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+interactionColumns+` FROM interactions i
+		WHERE tenant_id = $1
+		  AND ($2 = '' OR status = $2)
+		  AND ($3::uuid IS NULL OR agent_id = $3 OR offered_agent_id = $3)
+		  AND ($4::uuid IS NULL OR queue_id = $4)
+		  AND ($5::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM interactions WHERE tenant_id = $1 AND id = $5))
+		ORDER BY created_at DESC, id DESC LIMIT $6`,
+		tenantID, string(f.Status), nullUUID(f.AgentID), nullUUID(f.QueueID), nullUUID(f.After), f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Interaction, error) { return scanInteraction(r) })
+	if out == nil {
+		out = []Interaction{}
+	}
+	return out, err
+}
+
+// InteractionOffers lists the offers of an interaction in order.
+func (s *Store) InteractionOffers(ctx context.Context, tenantID, id string) ([]Offer, error) {
+	if !isUUID(id) || !isUUID(tenantID) {
+		return nil, translate(pgx.ErrNoRows, "interaction")
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT interaction_id, attempt, agent_id, channel, offered_at, ring_until, coalesce(outcome, ''), responded_at,
+		       coalesce(reason, ''), score
+		FROM interaction_offers WHERE tenant_id = $1 AND interaction_id = $2 ORDER BY attempt`, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Offer, error) {
+		var (
+			o     Offer
+			score []byte
+		)
+		if err := r.Scan(&o.InteractionID, &o.Attempt, &o.AgentID, &o.Channel, &o.OfferedAt, &o.RingUntil, &o.Outcome,
+			&o.RespondedAt, &o.Reason, &score); err != nil {
+			return o, err
+		}
+		if score != nil {
+			o.Score = &routing.Score{}
+			if err := json.Unmarshal(score, o.Score); err != nil {
+				return o, fmt.Errorf("offer score: %w", err)
+			}
+		}
+		return o, nil
+	})
+	if out == nil {
+		out = []Offer{}
+	}
+	return out, err
+}
+
+// LastContact returns the agent who last took an interaction of customer (other than
+// except) and when, for the sticky-agent rule; ok is false when no agent ever did.
+func (s *Store) LastContact(ctx context.Context, tenantID, customer, except string) (agentID string, at time.Time, ok bool, err error) {
+	if customer == "" {
+		return "", time.Time{}, false, nil
+	}
+	err = s.pool.QueryRow(ctx, `
+		SELECT agent_id::text, connected_at FROM interactions
+		WHERE tenant_id = $1 AND customer = $2 AND connected_at IS NOT NULL AND ($3::uuid IS NULL OR id <> $3)
+		ORDER BY connected_at DESC LIMIT 1`, tenantID, customer, nullUUID(except)).Scan(&agentID, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", time.Time{}, false, nil
+	}
+	if err != nil {
+		return "", time.Time{}, false, err
+	}
+	return agentID, at, true, nil
+}
+
+// AssignmentQueue is what assignment needs of an interaction's queue and tenant.
+type AssignmentQueue struct {
+	QueueID   string
+	IsDefault bool
+	// AutoAssign is the queue's switch; see Queue.AutoAssigns for calls.
+	AutoAssign bool
+	Sticky     routing.StickyWindow
+	// DefaultCapacity is the tenant's configured default capacity.
+	DefaultCapacity routing.Capacity
+	RingTimeout     time.Duration
+}
+
+// AutoAssigns reports whether interactions on ch are assigned automatically.
+func (q AssignmentQueue) AutoAssigns(ch routing.Channel) bool {
+	return ch == routing.Voice || q.AutoAssign
+}
+
+// GetAssignmentQueue reads the queue's assignment settings with the tenant's ACD
+// settings in one query.
+func (s *Store) GetAssignmentQueue(ctx context.Context, tenantID, queueID string) (AssignmentQueue, error) {
+	if !isUUID(tenantID) || !isUUID(queueID) {
+		return AssignmentQueue{}, translate(pgx.ErrNoRows, "queue")
+	}
+	var (
+		q    AssignmentQueue
+		mode AssignmentMode
+		raw  []byte
+		ring int
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT q.id::text, q.is_default, q.auto_assign, q.assignment_mode, coalesce(q.sticky_window, ''),
+		       a.default_capacity, a.ring_timeout_seconds
+		FROM queues q JOIN acd_settings a ON a.tenant_id = q.tenant_id
+		WHERE q.tenant_id = $1 AND q.id = $2`, tenantID, queueID).
+		Scan(&q.QueueID, &q.IsDefault, &q.AutoAssign, &mode, &q.Sticky, &raw, &ring)
+	if err != nil {
+		return AssignmentQueue{}, translate(err, "queue")
+	}
+	if mode != AssignSticky {
+		q.Sticky = routing.StickyOff
+	}
+	if q.DefaultCapacity, err = decodeCapacity(raw); err != nil {
+		return AssignmentQueue{}, err
+	}
+	q.RingTimeout = time.Duration(ring) * time.Second
+	return q, nil
+}
+
+// AssignmentAgents returns, as routing candidates without their live part, the
+// enabled agents of the queue (every enabled agent for the Default queue) among
+// agentIDs (all of them when agentIDs is nil): their skills and effective capacity.
+// Queues lists the queue alone, which is all routing.Eligible looks at.
+func (s *Store) AssignmentAgents(ctx context.Context, tenantID string, q AssignmentQueue, agentIDs []string) ([]routing.Candidate, error) {
+	if agentIDs != nil && len(agentIDs) == 0 {
+		return []routing.Candidate{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT u.id::text, coalesce(s.capacity, '{}'),
+		       coalesce((SELECT array_agg(k.skill_id::text ORDER BY k.skill_id) FROM agent_skills k
+		                 WHERE k.tenant_id = u.tenant_id AND k.user_id = u.id), '{}')
+		FROM users u LEFT JOIN agent_settings s ON s.tenant_id = u.tenant_id AND s.user_id = u.id
+		WHERE u.tenant_id = $1 AND u.role = 'agent' AND NOT u.disabled AND coalesce(s.enabled, true)
+		  AND ($2::uuid[] IS NULL OR u.id = ANY($2::uuid[]))
+		  AND ($3 OR EXISTS (SELECT 1 FROM queue_agents qa WHERE qa.tenant_id = u.tenant_id AND qa.queue_id = $4 AND qa.user_id = u.id))
+		ORDER BY u.id`, tenantID, agentIDs, q.IsDefault, q.QueueID)
+	if err != nil {
+		return nil, err
+	}
+	out := []routing.Candidate{}
+	var (
+		id     string
+		raw    []byte
+		skills []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &raw, &skills}, func() error {
+		override, err := decodeCapacity(raw)
+		if err != nil {
+			return err
+		}
+		capacity, err := routing.EffectiveCapacity(q.DefaultCapacity, override)
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", id, err)
+		}
+		out = append(out, routing.Candidate{AgentID: id, Queues: []string{q.QueueID}, Skills: slices.Clone(skills), Capacity: capacity})
+		return nil
+	})
+	return out, err
+}
+
+// WaitingFilter selects the waiting interactions an agent could be given.
+type WaitingFilter struct {
+	// AgentID is left out of interactions that excluded them.
+	AgentID  string
+	QueueIDs []string
+	// Skills are the agent's: interactions requiring others are left out.
+	Skills []string
+	// Room is how many more interactions the agent takes per channel; at most that
+	// many are returned per channel.
+	Room routing.Occupancy
+	// Except are left out: interactions already found taken by someone else.
+	Except []string
+}
+
+// Waiting returns the queued interactions the filter's agent is eligible for, at most
+// Room per channel, in bulk-assignment order (priority, then age). Interactions of
+// queues that do not assign automatically are left out (calls always are).
+func (s *Store) Waiting(ctx context.Context, tenantID string, f WaitingFilter) ([]routing.Waiting, error) {
+	var channels []string
+	var room []int32
+	for _, ch := range routing.Channels() {
+		if n := f.Room[ch]; n > 0 {
+			channels = append(channels, string(ch))
+			room = append(room, int32(min(n, routing.MaxCapacity)))
+		}
+	}
+	if len(channels) == 0 || len(f.QueueIDs) == 0 || !isUUID(f.AgentID) {
+		return []routing.Waiting{}, nil
+	}
+	// One index walk per channel, stopping at the agent's room there, so the cost
+	// follows the agent's capacity rather than the length of the queues.
+	rows, err := s.pool.Query(ctx, `
+		SELECT w.id, w.queue_id, w.channel, w.priority, w.created_at, w.required_skills
+		FROM unnest($5::text[], $6::int[]) AS room (channel, n)
+		CROSS JOIN LATERAL (
+			SELECT i.id::text AS id, i.queue_id::text AS queue_id, i.channel, i.priority, i.created_at,
+			       i.required_skills::text[] AS required_skills
+			FROM interactions i JOIN queues q ON q.tenant_id = i.tenant_id AND q.id = i.queue_id
+			WHERE i.tenant_id = $1 AND i.status = 'queued' AND i.queue_id = ANY($2::uuid[])
+			  AND i.channel = room.channel
+			  AND (q.auto_assign OR i.channel = 'voice')
+			  AND i.required_skills <@ $3::uuid[]
+			  AND NOT ($4::uuid = ANY(i.excluded_agents))
+			  AND NOT (i.id = ANY($7::uuid[]))
+			ORDER BY i.priority DESC, i.created_at, i.id
+			LIMIT room.n) w
+		ORDER BY w.priority DESC, w.created_at, w.id`,
+		tenantID, f.QueueIDs, nonNil(f.Skills), f.AgentID, channels, room, nonNil(f.Except))
+	if err != nil {
+		return nil, err
+	}
+	out := []routing.Waiting{}
+	var (
+		w        routing.Waiting
+		priority int16
+	)
+	_, err = pgx.ForEachRow(rows, []any{&w.ID, &w.QueueID, &w.Channel, &priority, &w.CreatedAt, &w.RequiredSkills}, func() error {
+		w.Priority = routing.Priority(priority)
+		out = append(out, w)
+		return nil
+	})
+	return out, err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

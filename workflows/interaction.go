@@ -1,0 +1,536 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"switchboard/activities"
+	"switchboard/pgstore"
+	"switchboard/routing"
+)
+
+// InteractionWorkflowID names the workflow of one interaction. It owns the whole life
+// of the interaction; callers reach it by ID alone.
+func InteractionWorkflowID(id string) string { return "interaction/" + id }
+
+// Updates, signal and query of the interaction workflow.
+const (
+	// AcceptUpdate is the offered agent taking the interaction (AcceptInput).
+	AcceptUpdate = "accept"
+	// RejectUpdate is the offered agent declining it (RejectInput).
+	RejectUpdate = "reject"
+	// EndUpdate ends the interaction (EndInput): the customer hung up or closed
+	// the conversation, or the agent or a supervisor ended it.
+	EndUpdate = "end"
+	// AgentAvailableSignal tells a waiting interaction that bulk assignment
+	// reserved an agent's slot for it (AgentAvailable): it looks again and adopts
+	// the reservation as its next offer.
+	AgentAvailableSignal = "agent-available"
+	// InteractionQuery answers the InteractionState.
+	InteractionQuery = "state"
+)
+
+// Error types of refused updates, which the API maps to HTTP answers.
+const (
+	// ErrTypeInteractionNotFound: the interaction is another tenant's.
+	ErrTypeInteractionNotFound = "InteractionNotFound"
+	// ErrTypeNotYourOffer: the interaction is offered to another agent.
+	ErrTypeNotYourOffer = "NotYourOffer"
+	// ErrTypeOfferNotOpen: no offer is open to answer (not offered yet, already
+	// answered, rung out, withdrawn).
+	ErrTypeOfferNotOpen = "OfferNotOpen"
+	// ErrTypeNotYourInteraction: an agent acting on an interaction they do not hold.
+	ErrTypeNotYourInteraction = "NotYourInteraction"
+	// ErrTypeInteractionOver: the interaction already ended.
+	ErrTypeInteractionOver = "InteractionOver"
+)
+
+// DefaultRingTimeout is used when an offer comes without its ring deadline.
+const DefaultRingTimeout = 20 * time.Second
+
+// assignRecheck is how long an interaction nobody can take waits before it looks
+// again by itself. Agents becoming free wake it at once (AgentAvailableSignal); this
+// safety net only covers a wake-up that never came, such as a queue whose automatic
+// assignment was switched back on.
+const assignRecheck = time.Minute
+
+// InteractionInput starts the workflow of a new interaction, already routed.
+type InteractionInput struct {
+	TenantID string          `json:"tenantId"`
+	ID       string          `json:"id"`
+	Channel  routing.Channel `json:"channel"`
+	// Source is the sub-channel as received ("whatsapp", "web_chat"…).
+	Source        string            `json:"source,omitempty"`
+	Direction     pgstore.Direction `json:"direction"`
+	From          string            `json:"from,omitempty"`
+	To            string            `json:"to,omitempty"`
+	CustomerPhone string            `json:"customerPhone,omitempty"`
+	// Customer identifies the customer for the sticky-agent rule.
+	Customer     string   `json:"customer,omitempty"`
+	CustomerName string   `json:"customerName,omitempty"`
+	Tags         []string `json:"tags,omitempty"`
+	// QueueID is the queue routing chose (a UUID: the Default queue's when no
+	// route matched), with the route's priority and required skills.
+	QueueID        string           `json:"queueId"`
+	RouteID        string           `json:"routeId,omitempty"`
+	Priority       routing.Priority `json:"priority"`
+	RequiredSkills []string         `json:"requiredSkills,omitempty"`
+	CreatedAt      time.Time        `json:"createdAt"`
+}
+
+// InteractionState is the interaction as the workflow holds it: the query's answer,
+// the updates' result and the workflow's result. Its read-model part is what the
+// workflow writes to PostgreSQL.
+type InteractionState struct {
+	pgstore.Interaction
+	// RingUntil is when the open offer stops ringing (status offered).
+	RingUntil *time.Time `json:"ringUntil,omitempty"`
+}
+
+// AcceptInput is the offered agent accepting.
+type AcceptInput struct {
+	TenantID string `json:"tenantId"`
+	AgentID  string `json:"agentId"`
+}
+
+// RejectInput is the offered agent declining.
+type RejectInput struct {
+	TenantID string `json:"tenantId"`
+	AgentID  string `json:"agentId"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// EndInput ends the interaction.
+type EndInput struct {
+	TenantID string `json:"tenantId"`
+	// ActorID is who ended it (a user, or an integration's user).
+	ActorID string `json:"actorId,omitempty"`
+	// AgentID is set when the caller is an agent, who may end only an interaction
+	// they hold.
+	AgentID string `json:"agentId,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// AgentAvailable is the payload of AgentAvailableSignal.
+type AgentAvailable struct {
+	AgentID string `json:"agentId"`
+}
+
+// Interaction is the workflow of one interaction. This part of its life is the ACD's:
+// queued → offered → connected → ended, or abandoned when the customer leaves first.
+//
+// While queued it makes offers: an activity chooses the agent on a fresh snapshot of
+// PostgreSQL and Redis (routing.Choose: sticky agent, else the weighted sum, never an
+// agent who already had it) and reserves one of their slots atomically, with a TTL of
+// the ring timeout plus a margin, so a crash never leaves a slot reserved. The offer
+// rings until the agent accepts or rejects (updates, validated so that only the
+// offered agent may answer) or the ring timeout passes; a rejection or timeout frees
+// the slot, excludes the agent and offers again. When nobody can take it, it waits
+// durably: whoever frees or brings an agent (the API at login and on a status change
+// to the Available group; any interaction that releases a slot) runs bulk assignment,
+// which reserves the agent for the waiting interactions they should take, in priority
+// then age order, and wakes them with AgentAvailableSignal; the woken interaction
+// adopts its reservation as its next offer. A long timer is only a safety net.
+//
+// The interaction lifecycle (hold, transfer, wrap-up, disposition…) extends this
+// workflow; re-queueing an interaction is running assign again.
+func Interaction(ctx workflow.Context, in InteractionInput) (*InteractionState, error) {
+	w := &interaction{in: in}
+	if err := w.setup(ctx); err != nil {
+		return nil, err
+	}
+	return w.run(ctx)
+}
+
+type interaction struct {
+	in   InteractionInput
+	st   InteractionState
+	wake workflow.ReceiveChannel
+	// enqueued: the read model has the interaction.
+	enqueued bool
+	// offering: an offer is being made; an agent answering it meanwhile waits.
+	offering bool
+	// deciding: the open offer is being closed; it takes no new answers.
+	deciding bool
+	answer   *answer
+	end      *EndInput
+}
+
+// answer is an agent's answer to the open offer, settled by the main loop.
+type answer struct {
+	attempt int
+	agentID string
+	accept  bool
+	reason  string
+	done    bool
+	err     error
+}
+
+func (w *interaction) setup(ctx workflow.Context) error {
+	in := w.in
+	if in.TenantID == "" || in.ID == "" || in.QueueID == "" || !in.Channel.Valid() || in.CreatedAt.IsZero() {
+		return temporal.NewNonRetryableApplicationError("an interaction needs a tenant, an ID, a channel, a queue and its creation time", "InvalidInput", nil)
+	}
+	direction := in.Direction
+	if direction == "" {
+		direction = pgstore.Inbound
+	}
+	w.st = InteractionState{Interaction: pgstore.Interaction{
+		ID: in.ID, TenantID: in.TenantID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Channel: in.Channel, Source: in.Source, Direction: direction, From: in.From, To: in.To,
+		CustomerPhone: in.CustomerPhone, Customer: in.Customer, CustomerName: in.CustomerName,
+		Tags: slices.Clone(in.Tags), QueueID: in.QueueID, RouteID: in.RouteID, Priority: in.Priority,
+		RequiredSkills: slices.Clone(in.RequiredSkills), CreatedAt: in.CreatedAt,
+		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt},
+	}}
+	if err := workflow.SetQueryHandler(ctx, InteractionQuery, func() (InteractionState, error) { return w.st, nil }); err != nil {
+		return err
+	}
+	handlers := []struct {
+		name      string
+		handler   any
+		validator any
+	}{
+		{AcceptUpdate, w.onAccept, func(in AcceptInput) error { return w.validateAnswer(in.TenantID, in.AgentID, true) }},
+		{RejectUpdate, w.onReject, func(in RejectInput) error { return w.validateAnswer(in.TenantID, in.AgentID, false) }},
+		{EndUpdate, w.onEnd, w.validateEnd},
+	}
+	for _, h := range handlers {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
+			return err
+		}
+	}
+	w.wake = workflow.GetSignalChannel(ctx, AgentAvailableSignal)
+	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(InteractionIDKey); ok {
+		return nil // started with its search attributes (the API always does)
+	}
+	attrs := []temporal.SearchAttributeUpdate{
+		InteractionIDKey.ValueSet(in.ID), TenantIDKey.ValueSet(in.TenantID), ChannelKey.ValueSet(string(in.Channel)),
+		DirectionKey.ValueSet(string(direction)), QueueIDKey.ValueSet(in.QueueID), StatusKey.ValueSet(string(pgstore.InteractionQueued)),
+	}
+	if in.CustomerPhone != "" {
+		attrs = append(attrs, CustomerPhoneKey.ValueSet(in.CustomerPhone))
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, attrs...)
+}
+
+func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
+	w.assign(ctx)
+	if w.st.Status == pgstore.InteractionConnected {
+		w.connected(ctx)
+	}
+	w.takeHints() // wake-ups for a run that no longer waits
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return nil, err
+	}
+	return &w.st, nil
+}
+
+// assign offers the interaction until an agent accepts it or it ends.
+func (w *interaction) assign(ctx workflow.Context) {
+	for w.st.Status == pgstore.InteractionQueued {
+		if w.end != nil {
+			w.finish(ctx)
+			return
+		}
+		w.takeHints() // this look covers every wake-up so far
+		res, err := w.offer(ctx)
+		switch {
+		case err != nil:
+			workflow.GetLogger(ctx).Error("offer failed", "error", err)
+		case res.Offered:
+			w.ring(ctx)
+			continue
+		case res.Contended:
+			continue
+		}
+		// Nobody can take it now: wait for bulk assignment to reserve an agent for
+		// it (and wake it), or for the safety recheck.
+		if _, err := workflow.AwaitWithTimeout(ctx, assignRecheck, func() bool { return w.wake.Len() > 0 || w.end != nil }); err != nil {
+			return
+		}
+	}
+}
+
+// offer runs one offer and, when an agent's slot was reserved, moves to offered.
+func (w *interaction) offer(ctx workflow.Context) (activities.OfferResult, error) {
+	w.offering = true
+	defer func() { w.offering = false }()
+	attempt := w.st.Offers + 1
+	var res activities.OfferResult
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.OfferInteraction, activities.OfferRequest{
+		Interaction: w.st.Interaction, Enqueue: !w.enqueued, Attempt: attempt, Version: w.st.Version + 1,
+	}).Get(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	w.enqueued = true
+	if res.QueueID != "" && res.QueueID != w.st.QueueID {
+		// The routed queue was deleted before the interaction was written.
+		w.st.QueueID = res.QueueID
+		w.upsert(ctx, QueueIDKey.ValueSet(res.QueueID))
+	}
+	if !res.Offered {
+		return res, nil
+	}
+	at, until := res.OfferedAt, res.RingUntil
+	if until.IsZero() {
+		until = workflow.Now(ctx).Add(DefaultRingTimeout)
+	}
+	w.st.Status, w.st.OfferedAgentID, w.st.Offers, w.st.OfferedAt, w.st.RingUntil = pgstore.InteractionOffered, res.AgentID, attempt, &at, &until
+	w.st.Version++
+	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionOffered)), AgentIDKey.ValueSet(res.AgentID))
+	return res, nil
+}
+
+// ring waits for the offered agent's answer, the end of the ring (before the
+// reservation lapses, so an offer never outlives its slot) or the end of the
+// interaction, and settles the offer.
+func (w *interaction) ring(ctx workflow.Context) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	fired := false
+	timer := workflow.NewTimer(tctx, max(w.st.RingUntil.Sub(workflow.Now(ctx)), time.Millisecond))
+	workflow.Go(ctx, func(ctx workflow.Context) { fired = timer.Get(ctx, nil) == nil })
+	if err := workflow.Await(ctx, func() bool { return fired || w.answer != nil || w.end != nil }); err != nil {
+		return
+	}
+	w.deciding = true
+	defer func() { w.deciding = false }()
+	a := w.answer
+	switch {
+	case w.end != nil:
+		w.release(ctx, pgstore.OfferReleased, "the interaction ended while ringing")
+	case a != nil && a.accept:
+		w.connect(ctx)
+	case a != nil:
+		w.release(ctx, pgstore.OfferRejected, a.reason)
+		a.done = true
+	default:
+		w.release(ctx, pgstore.OfferTimeout, "no answer")
+	}
+	if a != nil && !a.done {
+		a.done, a.err = true, offerNotOpen("the offer was withdrawn: the interaction ended")
+	}
+	w.answer = nil
+}
+
+// connect confirms the offered agent's reservation as a held slot.
+func (w *interaction) connect(ctx workflow.Context) {
+	a := w.answer
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.Status, next.AgentID, next.OfferedAgentID, next.ConnectedAt = pgstore.InteractionConnected, w.st.OfferedAgentID, "", &now
+	next.Version++
+	var ok bool
+	var acts *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), acts.ConfirmOffer, activities.ConfirmRequest{
+		AgentID: w.st.OfferedAgentID,
+		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now}},
+	}).Get(ctx, &ok)
+	if err != nil || !ok {
+		// The reservation lapsed (the run was held up past it): the offer is void.
+		if err != nil {
+			workflow.GetLogger(ctx).Error("confirm failed", "error", err)
+		}
+		w.release(ctx, pgstore.OfferTimeout, "the reservation lapsed before the answer")
+		a.done, a.err = true, offerNotOpen("the offer expired before it was accepted")
+		return
+	}
+	w.st.InteractionState, w.st.RingUntil = next, nil
+	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionConnected)))
+	a.done = true
+}
+
+// release frees the offered agent's slot: the interaction is queued again without
+// that agent, or abandoned when it ended while ringing.
+func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome, reason string) {
+	agent := w.st.OfferedAgentID
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.OfferedAgentID = ""
+	if outcome == pgstore.OfferReleased {
+		next.Status, next.EndedAt, next.EndReason = pgstore.InteractionAbandoned, &now, w.end.Reason
+	} else {
+		next.Status = pgstore.InteractionQueued
+		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
+	}
+	next.Version++
+	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason}})
+	w.st.RingUntil = nil
+	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueUnset())
+}
+
+// connected waits for the end of a connected interaction.
+func (w *interaction) connected(ctx workflow.Context) {
+	if err := workflow.Await(ctx, func() bool { return w.end != nil }); err != nil {
+		return
+	}
+	w.finish(ctx)
+}
+
+// finish ends a queued or connected interaction, freeing the agent's slot.
+func (w *interaction) finish(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.Status = pgstore.InteractionAbandoned
+	if next.AgentID != "" {
+		next.Status = pgstore.InteractionEnded
+	}
+	next.EndedAt, next.EndReason = &now, w.end.Reason
+	next.Version++
+	w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next})
+	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+}
+
+// releaseSlot runs ReleaseSlot, which also gives the freed agent the waiting
+// interactions they should take, and takes its state.
+func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.InteractionUpdate) {
+	var woken []string
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseSlot, activities.ReleaseRequest{AgentID: agent, Update: u}).Get(ctx, &woken)
+	if err != nil {
+		// Only a write refused as invalid ends here (others are retried): the run
+		// goes on; the slot was freed all the same.
+		workflow.GetLogger(ctx).Error("release failed", "error", err)
+	}
+	w.st.InteractionState = u.State
+}
+
+// takeHints takes every wake-up received so far and returns their agents, once
+// each, sorted.
+func (w *interaction) takeHints() []string {
+	var out []string
+	for {
+		var v AgentAvailable
+		if !w.wake.ReceiveAsync(&v) {
+			break
+		}
+		if v.AgentID != "" && !slices.Contains(out, v.AgentID) {
+			out = append(out, v.AgentID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (w *interaction) upsert(ctx workflow.Context, attrs ...temporal.SearchAttributeUpdate) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
+		workflow.GetLogger(ctx).Warn("search attributes not set", "error", err)
+	}
+}
+
+// validateAnswer admits an accept or reject from the offered agent only. While an
+// offer is being made the answer is admitted and waits to see whom it went to: the
+// read model shows the offer before this run has seen the activity's result.
+func (w *interaction) validateAnswer(tenantID, agentID string, accept bool) error {
+	st := &w.st
+	switch {
+	case tenantID != st.TenantID:
+		return notFound()
+	case accept && st.Status == pgstore.InteractionConnected && st.AgentID == agentID:
+		return nil // accepted already: a retried request
+	case st.Status == pgstore.InteractionQueued && w.offering:
+		return nil
+	case st.Status != pgstore.InteractionOffered:
+		return offerNotOpen(fmt.Sprintf("the interaction is %s, not offered", st.Status))
+	case st.OfferedAgentID != agentID:
+		return temporal.NewNonRetryableApplicationError("the interaction is offered to another agent", ErrTypeNotYourOffer, nil)
+	case w.answer != nil && (w.answer.agentID != agentID || w.answer.accept != accept):
+		return offerNotOpen("the offer was already answered")
+	case w.answer == nil && w.deciding:
+		return offerNotOpen("the offer is closing (it rang out or the interaction ended)")
+	}
+	return nil
+}
+
+func (w *interaction) onAccept(ctx workflow.Context, in AcceptInput) (*InteractionState, error) {
+	return w.onAnswer(ctx, in.AgentID, true, "", func() error { return w.validateAnswer(in.TenantID, in.AgentID, true) })
+}
+
+func (w *interaction) onReject(ctx workflow.Context, in RejectInput) (*InteractionState, error) {
+	return w.onAnswer(ctx, in.AgentID, false, in.Reason, func() error { return w.validateAnswer(in.TenantID, in.AgentID, false) })
+}
+
+// onAnswer hands the answer to the main loop and waits until it is settled.
+func (w *interaction) onAnswer(ctx workflow.Context, agentID string, accept bool, reason string, validate func() error) (*InteractionState, error) {
+	if w.offering {
+		if err := workflow.Await(ctx, func() bool { return !w.offering }); err != nil {
+			return nil, err
+		}
+		if err := validate(); err != nil {
+			return nil, err
+		}
+	}
+	if accept && w.st.Status == pgstore.InteractionConnected && w.st.AgentID == agentID {
+		return w.snapshot(), nil
+	}
+	if w.answer == nil {
+		w.answer = &answer{attempt: w.st.Offers, agentID: agentID, accept: accept, reason: reason}
+	}
+	a := w.answer
+	if err := workflow.Await(ctx, func() bool { return a.done }); err != nil {
+		return nil, err
+	}
+	if a.err != nil {
+		return nil, a.err
+	}
+	return w.snapshot(), nil
+}
+
+// validateEnd admits an end of an interaction that is not over; an agent may end only
+// an interaction they hold.
+func (w *interaction) validateEnd(in EndInput) error {
+	st := &w.st
+	switch {
+	case in.TenantID != st.TenantID:
+		return notFound()
+	case st.Status == pgstore.InteractionEnded || st.Status == pgstore.InteractionAbandoned:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the interaction is already %s", st.Status), ErrTypeInteractionOver, nil)
+	case in.AgentID != "" && (st.Status != pgstore.InteractionConnected || st.AgentID != in.AgentID):
+		return temporal.NewNonRetryableApplicationError("agents may end only an interaction they hold", ErrTypeNotYourInteraction, nil)
+	}
+	return nil
+}
+
+func (w *interaction) onEnd(ctx workflow.Context, in EndInput) (*InteractionState, error) {
+	if w.end == nil {
+		w.end = &in
+	}
+	if err := workflow.Await(ctx, func() bool {
+		return w.st.Status == pgstore.InteractionEnded || w.st.Status == pgstore.InteractionAbandoned
+	}); err != nil {
+		return nil, err
+	}
+	return w.snapshot(), nil
+}
+
+func (w *interaction) snapshot() *InteractionState {
+	st := w.st
+	return &st
+}
+
+func notFound() error {
+	return temporal.NewNonRetryableApplicationError("no such interaction in this tenant", ErrTypeInteractionNotFound, nil)
+}
+
+func offerNotOpen(msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypeOfferNotOpen, nil)
+}
+
+// activityOptions are those of the assignment activities: short, and retried until
+// PostgreSQL and Redis answer, since an interaction must not be dropped for a
+// dependency's hiccup. Their writes are idempotent.
+func activityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+}

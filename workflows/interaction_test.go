@@ -1,0 +1,387 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"switchboard/activities"
+	"switchboard/pgstore"
+	"switchboard/routing"
+	"switchboard/workflows"
+)
+
+const (
+	interactionID = "6f1c2c3e-0000-4000-8000-0000000000d1"
+	queueID       = "6f1c2c3e-0000-4000-8000-0000000000e1"
+	ana           = "6f1c2c3e-0000-4000-8000-0000000000a1"
+	bo            = "6f1c2c3e-0000-4000-8000-0000000000a2"
+	cy            = "6f1c2c3e-0000-4000-8000-0000000000a3"
+	ring          = 20 * time.Second
+)
+
+// desk drives one Interaction run with mocked activities. The mocked
+// OfferInteraction offers to the first agent of ready who is not excluded; the
+// other activities record what they were asked.
+type desk struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	start time.Time
+
+	mu       sync.Mutex
+	ready    []string
+	offers   []activities.OfferRequest
+	offerAt  []time.Duration
+	confirms []activities.ConfirmRequest
+	releases []activities.ReleaseRequest
+	// lapsed makes ConfirmOffer report a lapsed reservation once.
+	lapsed bool
+	// freed is what ReleaseSlot answers: the interactions bulk assignment woke.
+	freed   []string
+	updates int
+}
+
+func newDesk(t *testing.T, ready ...string) *desk {
+	var suite testsuite.WorkflowTestSuite
+	d := &desk{t: t, env: suite.NewTestWorkflowEnvironment(), ready: ready}
+	d.start = d.env.Now()
+	d.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.InteractionWorkflowID(interactionID)})
+	var a *activities.Activities
+	d.env.OnActivity(a.OfferInteraction, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.OfferRequest) (activities.OfferResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.offers = append(d.offers, in)
+		d.offerAt = append(d.offerAt, d.env.Now().Sub(d.start))
+		res := activities.OfferResult{QueueID: in.Interaction.QueueID, RingTimeout: ring, Considered: len(d.ready)}
+		for _, agent := range d.ready {
+			if !slices.Contains(in.Interaction.ExcludedAgents, agent) {
+				res.Offered, res.AgentID, res.OfferedAt, res.RingUntil, res.Eligible = true, agent, d.env.Now(), d.env.Now().Add(ring), 1
+				break
+			}
+		}
+		return res, nil
+	})
+	d.env.OnActivity(a.ConfirmOffer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ConfirmRequest) (bool, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.confirms = append(d.confirms, in)
+		if d.lapsed {
+			d.lapsed = false
+			return false, nil
+		}
+		return true, nil
+	})
+	d.env.OnActivity(a.ReleaseSlot, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReleaseRequest) ([]string, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.releases = append(d.releases, in)
+		if in.AgentID == "" {
+			return nil, nil
+		}
+		return d.freed, nil
+	})
+	return d
+}
+
+func interactionInput() workflows.InteractionInput {
+	return workflows.InteractionInput{
+		TenantID: tenantID, ID: interactionID, Channel: routing.LiveChat, Source: "web_chat", Direction: pgstore.Inbound,
+		From: "visitor-1", Customer: "visitor-1", QueueID: queueID, Priority: routing.PriorityHigh, CreatedAt: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC),
+	}
+}
+
+// outcome is what an update answered.
+type outcome struct {
+	rejected error
+	done     bool
+	err      error
+	state    *workflows.InteractionState
+}
+
+// update sends an update at offset at.
+func (d *desk) update(at time.Duration, name string, arg any) *outcome {
+	o := &outcome{}
+	d.env.RegisterDelayedCallback(func() {
+		d.updates++
+		d.env.UpdateWorkflow(name, fmt.Sprintf("u%d", d.updates), &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { o.rejected = err },
+			OnComplete: func(v any, err error) {
+				o.done, o.err = true, err
+				if st, ok := v.(*workflows.InteractionState); ok {
+					o.state = st
+				}
+			},
+		}, arg)
+	}, at)
+	return o
+}
+
+func (d *desk) accept(at time.Duration, agent string) *outcome {
+	return d.update(at, workflows.AcceptUpdate, workflows.AcceptInput{TenantID: tenantID, AgentID: agent})
+}
+
+func (d *desk) reject(at time.Duration, agent string) *outcome {
+	return d.update(at, workflows.RejectUpdate, workflows.RejectInput{TenantID: tenantID, AgentID: agent, Reason: "busy"})
+}
+
+func (d *desk) end(at time.Duration) *outcome {
+	return d.update(at, workflows.EndUpdate, workflows.EndInput{TenantID: tenantID, ActorID: supID, Reason: "customer hung up"})
+}
+
+func (d *desk) signal(at time.Duration, agent string) {
+	d.env.RegisterDelayedCallback(func() {
+		d.env.SignalWorkflow(workflows.AgentAvailableSignal, workflows.AgentAvailable{AgentID: agent})
+	}, at)
+}
+
+func (d *desk) run() *workflows.InteractionState {
+	d.t.Helper()
+	d.env.ExecuteWorkflow(workflows.Interaction, interactionInput())
+	if !d.env.IsWorkflowCompleted() {
+		d.t.Fatal("workflow did not complete")
+	}
+	if err := d.env.GetWorkflowError(); err != nil {
+		d.t.Fatalf("workflow error: %v", err)
+	}
+	var out workflows.InteractionState
+	if err := d.env.GetWorkflowResult(&out); err != nil {
+		d.t.Fatal(err)
+	}
+	return &out
+}
+
+// wantOK requires an update that was accepted and completed without error.
+func wantOK(t *testing.T, what string, o *outcome) {
+	t.Helper()
+	if o.rejected != nil || !o.done || o.err != nil {
+		t.Errorf("%s: rejected %v, done %v, error %v", what, o.rejected, o.done, o.err)
+	}
+}
+
+// wantRefused requires an update refused (by its validator or its handler) with the
+// application error type.
+func wantRefused(t *testing.T, what string, o *outcome, errType string) {
+	t.Helper()
+	err := o.rejected
+	if err == nil {
+		err = o.err
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != errType {
+		t.Errorf("%s: got %v (done %v), want an error of type %s", what, err, o.done, errType)
+	}
+}
+
+// The plain path: offered to Ana, accepted, ended; each step written once, in order,
+// with growing versions.
+func TestInteractionOfferAcceptEnd(t *testing.T) {
+	d := newDesk(t, ana, bo)
+	d.freed = []string{"6f1c2c3e-0000-4000-8000-0000000000f1", "6f1c2c3e-0000-4000-8000-0000000000f2"}
+	var offered workflows.InteractionState
+	d.env.RegisterDelayedCallback(func() {
+		v, err := d.env.QueryWorkflow(workflows.InteractionQuery)
+		if err == nil {
+			err = v.Get(&offered)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}, time.Second)
+	wrong := d.accept(2*time.Second, bo)
+	ok := d.accept(3*time.Second, ana)
+	again := d.accept(4*time.Second, ana)
+	agentEnd := d.update(5*time.Second, workflows.EndUpdate, workflows.EndInput{TenantID: tenantID, AgentID: bo})
+	otherTenant := d.update(5*time.Second, workflows.EndUpdate, workflows.EndInput{TenantID: "someone-else"})
+	end := d.update(60*time.Second, workflows.EndUpdate, workflows.EndInput{TenantID: tenantID, AgentID: ana, Reason: "done"})
+	st := d.run()
+
+	if offered.Status != pgstore.InteractionOffered || offered.OfferedAgentID != ana || offered.RingUntil == nil || offered.Offers != 1 {
+		t.Errorf("while ringing %+v", offered)
+	}
+	wantRefused(t, "accept by another agent", wrong, workflows.ErrTypeNotYourOffer)
+	wantOK(t, "accept", ok)
+	if ok.state == nil || ok.state.Status != pgstore.InteractionConnected || ok.state.AgentID != ana {
+		t.Errorf("accept answered %+v", ok.state)
+	}
+	wantOK(t, "repeated accept", again)
+	wantRefused(t, "end by an agent who does not hold it", agentEnd, workflows.ErrTypeNotYourInteraction)
+	wantRefused(t, "end from another tenant", otherTenant, workflows.ErrTypeInteractionNotFound)
+	wantOK(t, "end by the agent", end)
+
+	if st.Status != pgstore.InteractionEnded || st.AgentID != ana || st.ConnectedAt == nil || st.EndedAt == nil || st.EndReason != "done" {
+		t.Errorf("final state %+v", st)
+	}
+	if len(d.offers) != 1 || !d.offers[0].Enqueue || d.offers[0].Attempt != 1 || d.offers[0].Version != 1 {
+		t.Errorf("offers %+v", d.offers)
+	}
+	if len(d.confirms) != 1 || d.confirms[0].AgentID != ana || d.confirms[0].Update.State.Version != 2 ||
+		d.confirms[0].Update.Response.Outcome != pgstore.OfferAccepted || d.confirms[0].Update.Response.Attempt != 1 {
+		t.Errorf("confirms %+v", d.confirms)
+	}
+	if len(d.releases) != 1 || d.releases[0].AgentID != ana || d.releases[0].Update.State.Status != pgstore.InteractionEnded ||
+		d.releases[0].Update.State.Version != 3 || d.releases[0].Update.Response != nil {
+		t.Errorf("releases %+v", d.releases)
+	}
+}
+
+// A rejection frees Ana's slot, excludes her and offers to Bo at once.
+func TestInteractionRejectGoesToNextAgent(t *testing.T) {
+	d := newDesk(t, ana, bo)
+	rejected := d.reject(2*time.Second, ana)
+	again := d.reject(3*time.Second, ana)
+	accepted := d.accept(4*time.Second, bo)
+	d.end(10 * time.Second)
+	st := d.run()
+
+	wantOK(t, "reject", rejected)
+	wantRefused(t, "reject after the offer moved on", again, workflows.ErrTypeNotYourOffer)
+	wantOK(t, "accept by Bo", accepted)
+	if st.Status != pgstore.InteractionEnded || st.AgentID != bo || !slices.Equal(st.ExcludedAgents, []string{ana}) || st.Offers != 2 {
+		t.Errorf("final state %+v", st)
+	}
+	if len(d.offers) != 2 || d.offers[1].Attempt != 2 || d.offers[1].Enqueue || !slices.Equal(d.offers[1].Interaction.ExcludedAgents, []string{ana}) ||
+		d.offerAt[1] != 2*time.Second {
+		t.Errorf("second offer %+v at %v", d.offers, d.offerAt)
+	}
+	r := d.releases[0]
+	if r.AgentID != ana || r.Update.Response.Outcome != pgstore.OfferRejected || r.Update.Response.Reason != "busy" ||
+		r.Update.State.Status != pgstore.InteractionQueued || r.Update.State.OfferedAgentID != "" {
+		t.Errorf("release after the rejection %+v", r)
+	}
+}
+
+// No answer within the ring timeout: the offer goes to the next agent.
+func TestInteractionTimeoutGoesToNextAgent(t *testing.T) {
+	d := newDesk(t, ana, bo, cy)
+	late := d.accept(ring+time.Second, ana)
+	accepted := d.accept(ring+2*time.Second, bo)
+	d.end(time.Minute)
+	st := d.run()
+
+	wantRefused(t, "accept after the ring timeout", late, workflows.ErrTypeNotYourOffer)
+	wantOK(t, "accept by Bo", accepted)
+	if st.AgentID != bo || st.Offers != 2 || !slices.Equal(st.ExcludedAgents, []string{ana}) {
+		t.Errorf("final state %+v", st)
+	}
+	if d.offerAt[1] != ring || d.releases[0].Update.Response.Outcome != pgstore.OfferTimeout {
+		t.Errorf("second offer at %v after %+v", d.offerAt, d.releases[0])
+	}
+}
+
+// Nobody can take it: it waits, and an agent becoming available wakes it at once
+// (long before the safety recheck).
+func TestInteractionWaitsForAnAgent(t *testing.T) {
+	d := newDesk(t)
+	d.env.RegisterDelayedCallback(func() {
+		d.mu.Lock()
+		d.ready = []string{cy}
+		d.mu.Unlock()
+	}, 20*time.Second)
+	d.signal(30*time.Second, cy)
+	accepted := d.accept(31*time.Second, cy)
+	d.end(40 * time.Second)
+	st := d.run()
+
+	wantOK(t, "accept", accepted)
+	if st.AgentID != cy || len(d.offers) != 2 || d.offerAt[1] != 30*time.Second {
+		t.Errorf("offers at %v, final %+v", d.offerAt, st)
+	}
+}
+
+// The safety recheck finds an agent whose wake-up never came.
+func TestInteractionRechecksWithoutAWakeUp(t *testing.T) {
+	d := newDesk(t)
+	d.env.RegisterDelayedCallback(func() {
+		d.mu.Lock()
+		d.ready = []string{bo}
+		d.mu.Unlock()
+	}, 10*time.Second)
+	d.accept(61*time.Second, bo)
+	d.end(70 * time.Second)
+	st := d.run()
+	if st.AgentID != bo || len(d.offers) != 2 || d.offerAt[1] != time.Minute {
+		t.Errorf("offers at %v, final %+v", d.offerAt, st)
+	}
+}
+
+// The customer leaves while queued: abandoned, no slot to free, no agent woken.
+func TestInteractionAbandonedWhileQueued(t *testing.T) {
+	d := newDesk(t)
+	end := d.end(5 * time.Second)
+	st := d.run()
+	wantOK(t, "end", end)
+	if st.Status != pgstore.InteractionAbandoned || st.AgentID != "" || st.EndReason != "customer hung up" {
+		t.Errorf("final state %+v", st)
+	}
+	if len(d.releases) != 1 || d.releases[0].AgentID != "" || d.releases[0].Update.State.Status != pgstore.InteractionAbandoned {
+		t.Errorf("releases %+v", d.releases)
+	}
+}
+
+// The customer leaves while it rings: the offer is withdrawn and the slot freed.
+func TestInteractionAbandonedWhileRinging(t *testing.T) {
+	d := newDesk(t, ana)
+	d.freed = []string{"6f1c2c3e-0000-4000-8000-0000000000f1"}
+	end := d.end(5 * time.Second)
+	st := d.run()
+	wantOK(t, "end", end)
+	if st.Status != pgstore.InteractionAbandoned || st.OfferedAgentID != "" {
+		t.Errorf("final state %+v", st)
+	}
+	r := d.releases[0]
+	if len(d.releases) != 1 || r.AgentID != ana || r.Update.Response.Outcome != pgstore.OfferReleased {
+		t.Errorf("releases %+v", d.releases)
+	}
+}
+
+// An accept whose reservation lapsed meanwhile is refused, and the interaction is
+// offered again without that agent.
+func TestInteractionAcceptAfterLapse(t *testing.T) {
+	d := newDesk(t, ana, bo)
+	d.lapsed = true
+	lapsed := d.accept(2*time.Second, ana)
+	ok := d.accept(3*time.Second, bo)
+	d.end(10 * time.Second)
+	st := d.run()
+	wantRefused(t, "accept after the lapse", lapsed, workflows.ErrTypeOfferNotOpen)
+	wantOK(t, "accept by Bo", ok)
+	if st.AgentID != bo || d.releases[0].Update.Response.Outcome != pgstore.OfferTimeout || !slices.Equal(st.ExcludedAgents, []string{ana}) {
+		t.Errorf("final state %+v, first release %+v", st, d.releases[0])
+	}
+}
+
+// Wake-ups that arrive while the interaction is ringing or connected change nothing:
+// bulk assignment only reserves agents for queued interactions.
+func TestInteractionIgnoresWakeUpsWhileTaken(t *testing.T) {
+	d := newDesk(t, ana)
+	d.signal(time.Second, bo)
+	d.accept(2*time.Second, ana)
+	d.signal(3*time.Second, cy)
+	d.end(10 * time.Second)
+	st := d.run()
+	if st.AgentID != ana || len(d.offers) != 1 {
+		t.Errorf("offers %d, final %+v", len(d.offers), st)
+	}
+}
+
+// A run without a valid channel, queue or tenant fails at once.
+func TestInteractionInvalidInput(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	in := interactionInput()
+	in.Channel = "pigeon"
+	env.ExecuteWorkflow(workflows.Interaction, in)
+	var app *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "InvalidInput" {
+		t.Errorf("workflow error %v", err)
+	}
+}
