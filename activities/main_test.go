@@ -2,21 +2,17 @@ package activities_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/activities"
 	"switchboard/pgstore"
 	"switchboard/pgtest"
 	"switchboard/presence"
-	"switchboard/schema"
 )
 
 // The package's tests share one migrated database of their own on the local
@@ -31,22 +27,12 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url, drop := pgtest.NewURL("")
-	defer func() {
-		if err := drop(); err != nil {
-			fmt.Fprintln(os.Stderr, "drop test database:", err)
-		}
-	}()
-	if _, err := schema.Migrate(ctx, url); err != nil {
-		fmt.Fprintln(os.Stderr, "activities tests: migrate:", err)
-		return 1
-	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, drop, err := pgtest.Migrated(ctx, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "activities tests:", err)
 		return 1
 	}
-	defer pool.Close()
+	defer drop()
 	store = pgstore.New(pool)
 	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
@@ -55,12 +41,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func testContext(t *testing.T) context.Context {
@@ -74,7 +54,7 @@ func testContext(t *testing.T) context.Context {
 // presence store of its own (heartbeat ttl) under a random Redis prefix.
 func newActivities(t *testing.T, ttl time.Duration) *activities.Activities {
 	t.Helper()
-	prefix := "switchboard_test_" + randomHex(6)
+	prefix := "switchboard_test_" + pgtest.RandomHex(6)
 	ps, err := presence.New(rdb, presence.Options{Prefix: prefix, HeartbeatTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +72,7 @@ func newActivities(t *testing.T, ttl time.Duration) *activities.Activities {
 // newAgent creates a tenant with one agent.
 func newAgent(t *testing.T) (tenantID, agentID string) {
 	t.Helper()
-	slug := "t-" + randomHex(6)
+	slug := "t-" + pgtest.RandomHex(6)
 	ct, err := store.CreateTenant(testContext(t), pgstore.Actor{}, pgstore.NewTenant{Slug: slug, Name: slug, TimeZone: "UTC",
 		Admin: pgstore.NewUser{Email: "admin@" + slug + ".test", Name: "Admin"}})
 	if err != nil {

@@ -2,8 +2,6 @@ package dispatch_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/dispatch"
@@ -20,7 +17,6 @@ import (
 	"switchboard/pgtest"
 	"switchboard/presence"
 	"switchboard/routing"
-	"switchboard/schema"
 )
 
 // The package's tests share one migrated database of their own and work in Redis
@@ -35,22 +31,12 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url, drop := pgtest.NewURL("")
-	defer func() {
-		if err := drop(); err != nil {
-			fmt.Fprintln(os.Stderr, "drop test database:", err)
-		}
-	}()
-	if _, err := schema.Migrate(ctx, url); err != nil {
-		fmt.Fprintln(os.Stderr, "dispatch tests: migrate:", err)
-		return 1
-	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, drop, err := pgtest.Migrated(ctx, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dispatch tests:", err)
 		return 1
 	}
-	defer pool.Close()
+	defer drop()
 	store = pgstore.New(pool)
 	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
@@ -59,12 +45,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // center is a tenant with agents, a queue and presence of its own.
@@ -81,7 +61,7 @@ func newCenter(t *testing.T) *center {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	prefix := "switchboard_test_" + randomHex(6)
+	prefix := "switchboard_test_" + pgtest.RandomHex(6)
 	ps, err := presence.New(rdb, presence.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +71,7 @@ func newCenter(t *testing.T) *center {
 			rdb.Del(context.Background(), keys...)
 		}
 	})
-	slug := "t-" + randomHex(6)
+	slug := "t-" + pgtest.RandomHex(6)
 	ct, err := store.CreateTenant(ctx, pgstore.Actor{}, pgstore.NewTenant{Slug: slug, Name: slug, TimeZone: "UTC",
 		Admin: pgstore.NewUser{Email: "admin@" + slug + ".test", Name: "Admin"}})
 	if err != nil {
@@ -104,7 +84,7 @@ func newCenter(t *testing.T) *center {
 // Available.
 func (c *center) agent(name string, chats int) string {
 	c.t.Helper()
-	u, err := store.CreateUser(c.ctx, c.tenant, pgstore.Actor{}, pgstore.NewUser{Email: name + "-" + randomHex(3) + "@x.test", Name: name, Role: pgstore.RoleAgent})
+	u, err := store.CreateUser(c.ctx, c.tenant, pgstore.Actor{}, pgstore.NewUser{Email: name + "-" + pgtest.RandomHex(3) + "@x.test", Name: name, Role: pgstore.RoleAgent})
 	if err != nil {
 		c.t.Fatal(err)
 	}

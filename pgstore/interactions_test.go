@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"switchboard/pgstore"
+	"switchboard/pgtest"
 	"switchboard/routing"
 )
 
@@ -303,7 +304,7 @@ func TestDeleteQueueWithInteractions(t *testing.T) {
 
 	def := defaultQueue(t, tid)
 	for i := range 10 {
-		racy := newQueue(t, tid, "Racy "+randomHex(3))
+		racy := newQueue(t, tid, "Racy "+pgtest.RandomHex(3))
 		var (
 			wg     sync.WaitGroup
 			start  = make(chan struct{})

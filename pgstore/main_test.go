@@ -2,8 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"switchboard/pgstore"
 	"switchboard/pgtest"
-	"switchboard/schema"
 )
 
 // The package shares one migrated database; every test creates its own tenants, so tests
@@ -32,7 +29,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// 25 connections let the concurrency tests really run side by side.
-	p, drop, err := freshDatabase(ctx, 25)
+	p, drop, err := pgtest.Migrated(ctx, 25)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgstore tests:", err)
 		return 1
@@ -42,39 +39,11 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// freshDatabase creates and migrates a database of its own and opens a pool on it;
-// drop closes the pool and removes the database. It is the only place tests make
-// databases.
-func freshDatabase(ctx context.Context, maxConns int) (p *pgxpool.Pool, drop func(), err error) {
-	url, dropURL := pgtest.NewURL("")
-	dropDB := func() {
-		if err := dropURL(); err != nil {
-			fmt.Fprintln(os.Stderr, "drop test database:", err)
-		}
-	}
-	if _, err := schema.Migrate(ctx, url); err != nil {
-		dropDB()
-		return nil, nil, fmt.Errorf("migrate: %w", err)
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		dropDB()
-		return nil, nil, err
-	}
-	cfg.MaxConns = int32(maxConns)
-	p, err = pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		dropDB()
-		return nil, nil, err
-	}
-	return p, func() { p.Close(); dropDB() }, nil
-}
-
 // isolatedStore is a Store over a database of the test's own, for tests that need an
 // empty database (Bootstrap).
 func isolatedStore(t *testing.T, maxConns int) (*pgstore.Store, *pgxpool.Pool) {
 	t.Helper()
-	p, drop, err := freshDatabase(testContext(t), maxConns)
+	p, drop, err := pgtest.Migrated(testContext(t), int32(maxConns))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,18 +58,10 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // newTenant creates a tenant with a unique slug and returns it with its admin and key.
 func newTenant(t *testing.T) pgstore.CreatedTenant {
 	t.Helper()
-	slug := "t-" + randomHex(6)
+	slug := "t-" + pgtest.RandomHex(6)
 	ct, err := store.CreateTenant(testContext(t), pgstore.Actor{RequestID: "req-" + slug}, pgstore.NewTenant{
 		Slug: slug, Name: "Tenant " + slug, TimeZone: "Europe/Lisbon",
 		Admin: pgstore.NewUser{Email: "admin@" + slug + ".example", Name: "Admin"},
@@ -114,7 +75,7 @@ func newTenant(t *testing.T) pgstore.CreatedTenant {
 // newUser adds a user with a unique e-mail address to a tenant.
 func newUser(t *testing.T, tenantID string, role pgstore.Role) pgstore.User {
 	t.Helper()
-	email := "u-" + randomHex(4) + "@example.com"
+	email := "u-" + pgtest.RandomHex(4) + "@example.com"
 	u, err := store.CreateUser(testContext(t), tenantID, pgstore.Actor{}, pgstore.NewUser{Email: email, Name: "User " + email, Role: role})
 	if err != nil {
 		t.Fatalf("CreateUser %s: %v", email, err)

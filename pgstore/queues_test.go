@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"switchboard/pgstore"
+	"switchboard/pgtest"
 	"switchboard/routing"
 )
 
@@ -196,7 +197,7 @@ func TestQueues(t *testing.T) {
 func newUserNamed(t *testing.T, tenantID string, role pgstore.Role, name string) pgstore.User {
 	t.Helper()
 	u, err := store.CreateUser(testContext(t), tenantID, pgstore.Actor{}, pgstore.NewUser{
-		Email: strings.ToLower(name) + "-" + randomHex(3) + "@example.com", Name: name, Role: role,
+		Email: strings.ToLower(name) + "-" + pgtest.RandomHex(3) + "@example.com", Name: name, Role: role,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestDeleteQueueRacesRouteCreate(t *testing.T) {
 	ctx := testContext(t)
 	tid := newTenant(t).Tenant.ID
 	for i := range 10 {
-		q := newQueue(t, tid, "Racy "+randomHex(3))
+		q := newQueue(t, tid, "Racy "+pgtest.RandomHex(3))
 		var (
 			wg        sync.WaitGroup
 			start     = make(chan struct{})

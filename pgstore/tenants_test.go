@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"switchboard/pgstore"
+	"switchboard/pgtest"
 )
 
 func TestCreateTenant(t *testing.T) {
@@ -17,9 +18,9 @@ func TestCreateTenant(t *testing.T) {
 	actor := pgstore.Actor{
 		UserID:    "0b9f6a52-3d7e-4f0c-9a51-6f7f1b2c3d4e",
 		KeyID:     "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
-		RequestID: "req-" + randomHex(8),
+		RequestID: "req-" + pgtest.RandomHex(8),
 	}
-	slug := "acme-" + randomHex(4)
+	slug := "acme-" + pgtest.RandomHex(4)
 	ct, err := store.CreateTenant(ctx, actor, pgstore.NewTenant{
 		Slug: "  " + slug + " ", Name: "  Acme Support ", TimeZone: "America/Sao_Paulo",
 		// The first user is always an admin, whatever the request says.
@@ -145,7 +146,7 @@ func TestDuplicateSlug(t *testing.T) {
 	for _, slug := range []string{first.Tenant.Slug, " " + first.Tenant.Slug + "\t"} {
 		_, err := store.CreateTenant(ctx, pgstore.Actor{}, pgstore.NewTenant{
 			Slug: slug, Name: "Second",
-			Admin: pgstore.NewUser{Email: "other-" + randomHex(4) + "@example.com", Name: "Other"},
+			Admin: pgstore.NewUser{Email: "other-" + pgtest.RandomHex(4) + "@example.com", Name: "Other"},
 		})
 		if !errors.Is(err, pgstore.ErrConflict) {
 			t.Errorf("CreateTenant with taken slug %q: error = %v, want ErrConflict", slug, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"switchboard/pgstore"
+	"switchboard/pgtest"
 )
 
 func TestValidation(t *testing.T) {
@@ -51,7 +52,7 @@ func TestValidation(t *testing.T) {
 	role := func(r pgstore.Role) *pgstore.Role { return &r }
 	past := time.Now().Add(-time.Minute)
 	now := time.Now()
-	slug := "v-" + randomHex(4)
+	slug := "v-" + pgtest.RandomHex(4)
 	long := strings.Repeat("x", 201)
 
 	tests := []struct {
@@ -146,7 +147,7 @@ func TestValidationBoundaries(t *testing.T) {
 	n200 := strings.Repeat("n", 200)
 	accents := strings.Repeat("é", 200) // 400 bytes
 	for _, name := range []string{n200, accents} {
-		slug := "b-" + randomHex(4)
+		slug := "b-" + pgtest.RandomHex(4)
 		ct, err := store.CreateTenant(ctx, pgstore.Actor{}, pgstore.NewTenant{
 			Slug: slug, Name: name,
 			Admin: pgstore.NewUser{Email: "a@" + slug + ".example", Name: name},
@@ -166,7 +167,7 @@ func TestValidationBoundaries(t *testing.T) {
 		}
 	}
 	// Slugs of 2 and 63 characters are the limits of the pattern.
-	for _, slug := range []string{randomHex(1), "s" + randomHex(31)[:62]} {
+	for _, slug := range []string{pgtest.RandomHex(1), "s" + pgtest.RandomHex(31)[:62]} {
 		if _, err := store.CreateTenant(ctx, pgstore.Actor{}, pgstore.NewTenant{
 			Slug: slug, Name: "N", Admin: pgstore.NewUser{Email: "a@example.com", Name: "A"},
 		}); err != nil {

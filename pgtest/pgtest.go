@@ -7,9 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"switchboard/schema"
 )
 
 // Server is the local PostgreSQL that tests use (trust authentication).
@@ -19,9 +23,7 @@ const Server = "postgres://postgres@127.0.0.1:5432/"
 // and returns its URL with drop, which removes it and every database whose name
 // starts with it plus "_" (the embedded Temporal server's, for instance).
 func NewURL(suffix string) (url string, drop func() error) {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // never fails on Linux
-	name := "switchboard_test_" + hex.EncodeToString(b[:]) + suffix
+	name := "switchboard_test_" + RandomHex(6) + suffix
 	return Server + name + "?sslmode=disable", func() error { return dropAll(name) }
 }
 
@@ -47,4 +49,41 @@ func dropAll(name string) error {
 		}
 	}
 	return nil
+}
+
+// Migrated creates a database of its own, brings it to the newest schema and opens a
+// pool on it (maxConns 0 keeps pgx's default); drop closes the pool and removes the
+// database.
+func Migrated(ctx context.Context, maxConns int32) (pool *pgxpool.Pool, drop func(), err error) {
+	url, dropURL := NewURL("")
+	dropDB := func() {
+		if err := dropURL(); err != nil {
+			fmt.Fprintln(os.Stderr, "drop test database:", err)
+		}
+	}
+	if _, err := schema.Migrate(ctx, url); err != nil {
+		dropDB()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		dropDB()
+		return nil, nil, err
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		dropDB()
+		return nil, nil, err
+	}
+	return pool, func() { pool.Close(); dropDB() }, nil
+}
+
+// RandomHex returns n random bytes as hex, for names that must not collide.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -12,11 +12,7 @@ import (
 func TestInteractionsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	url, _ := freshURL(t, "")
-	if _, err := schema.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	conn := connect(t, ctx, url)
+	url, conn := migrated(t, ctx)
 	if _, err := conn.Exec(ctx, `INSERT INTO tenants (slug, name) VALUES ('calls', 'Calls')`); err != nil {
 		t.Fatal(err)
 	}

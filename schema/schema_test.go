@@ -68,6 +68,16 @@ func connect(t *testing.T, ctx context.Context, url string) *pgx.Conn {
 	return conn
 }
 
+// migrated is a fresh database at the newest schema and a connection to it.
+func migrated(t *testing.T, ctx context.Context) (string, *pgx.Conn) {
+	t.Helper()
+	url, _ := freshURL(t, "")
+	if _, err := schema.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	return url, connect(t, ctx, url)
+}
+
 func latest(t *testing.T) int32 {
 	t.Helper()
 	n, err := schema.Latest()

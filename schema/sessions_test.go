@@ -11,11 +11,7 @@ import (
 func TestAgentSessionsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	url, _ := freshURL(t, "")
-	if _, err := schema.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	conn := connect(t, ctx, url)
+	url, conn := migrated(t, ctx)
 	if _, err := conn.Exec(ctx, `
 		WITH t AS (INSERT INTO tenants (slug, name) VALUES ('sessions', 'Sessions') RETURNING id)
 		INSERT INTO users (tenant_id, email, name, role) SELECT id, 'ana@sessions.test', 'Ana', 'agent' FROM t`); err != nil {

@@ -662,26 +662,6 @@ func TestACDConfiguration(t *testing.T) {
 		t.Fatalf("no admin key printed:\n%s", s.out)
 	}
 
-	// call sends body (a value marshalled to JSON, or a raw JSON string) and requires status.
-	call := func(t *testing.T, method, path, key string, body any, status int) map[string]any {
-		t.Helper()
-		raw, ok := body.(string)
-		if !ok && body != nil {
-			b, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw = string(b)
-		}
-		r := s.do(method, path, key, raw)
-		if r.status != status {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, status)
-		}
-		if status == http.StatusNoContent {
-			return nil
-		}
-		return r.json(t)
-	}
 	items := func(v map[string]any) []any {
 		list, _ := v["items"].([]any)
 		return list
@@ -691,8 +671,8 @@ func TestACDConfiguration(t *testing.T) {
 	// People: a supervisor and two agents, each with a key.
 	newKeyFor := func(t *testing.T, email, role string) (userID, key string) {
 		t.Helper()
-		u := call(t, "POST", "/v1/users", adminKey, map[string]string{"email": email, "name": email[:strings.Index(email, "@")], "role": role}, 201)
-		k := call(t, "POST", "/v1/api-keys", adminKey, map[string]string{"userId": id(u), "name": "desk"}, 201)
+		u := s.call(t, "POST", "/v1/users", adminKey, map[string]string{"email": email, "name": email[:strings.Index(email, "@")], "role": role}, 201)
+		k := s.call(t, "POST", "/v1/api-keys", adminKey, map[string]string{"userId": id(u), "name": "desk"}, 201)
 		return id(u), k["secret"].(string)
 	}
 	_, supKey := newKeyFor(t, "sue@demo.test", "supervisor")
@@ -701,87 +681,87 @@ func TestACDConfiguration(t *testing.T) {
 
 	var defaultID, salesID, spanishID, routeA, routeB string
 	t.Run("configure", func(t *testing.T) {
-		qs := items(call(t, "GET", "/v1/queues", supKey, nil, 200))
+		qs := items(s.call(t, "GET", "/v1/queues", supKey, nil, 200))
 		if len(qs) != 1 || qs[0].(map[string]any)["isDefault"] != true || len(qs[0].(map[string]any)["agents"].([]any)) != 2 {
 			t.Fatalf("a tenant starts with the Default queue holding every agent: %v", qs)
 		}
 		defaultID = id(qs[0].(map[string]any))
 
-		spanishID = id(call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Spanish"}, 201))
-		call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Billing"}, 201)
-		if found := items(call(t, "GET", "/v1/skills?q=span", supKey, nil, 200)); len(found) != 1 || id(found[0].(map[string]any)) != spanishID {
+		spanishID = id(s.call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Spanish"}, 201))
+		s.call(t, "POST", "/v1/skills", supKey, map[string]string{"name": "Billing"}, 201)
+		if found := items(s.call(t, "GET", "/v1/skills?q=span", supKey, nil, 200)); len(found) != 1 || id(found[0].(map[string]any)) != spanishID {
 			t.Errorf("skill search: %v", found)
 		}
 
-		q := call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Sales", "assignmentMode": "sticky", "stickyWindow": "30d"}, 201)
+		q := s.call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Sales", "assignmentMode": "sticky", "stickyWindow": "30d"}, 201)
 		salesID = id(q)
-		q = call(t, "PUT", "/v1/queues/"+salesID+"/agents", supKey, map[string]any{"agentIds": []string{anaID}}, 200)
+		q = s.call(t, "PUT", "/v1/queues/"+salesID+"/agents", supKey, map[string]any{"agentIds": []string{anaID}}, 200)
 		if agents := q["agents"].([]any); len(agents) != 1 || id(agents[0].(map[string]any)) != anaID {
 			t.Errorf("Sales agents: %v", agents)
 		}
-		q = call(t, "PATCH", "/v1/queues/"+salesID, supKey, map[string]any{"autoAssign": false, "assignmentMode": "any"}, 200)
+		q = s.call(t, "PATCH", "/v1/queues/"+salesID, supKey, map[string]any{"autoAssign": false, "assignmentMode": "any"}, 200)
 		if q["autoAssign"] != false || q["assignmentMode"] != "any" || q["stickyWindow"] != nil {
 			t.Errorf("patched queue %v", q)
 		}
 
-		routeA = id(call(t, "POST", "/v1/routes", supKey, `{"name":"Spanish chats","queueId":"`+salesID+`","priority":"high",
+		routeA = id(s.call(t, "POST", "/v1/routes", supKey, `{"name":"Spanish chats","queueId":"`+salesID+`","priority":"high",
 			"requiredSkills":["`+spanishID+`"],
 			"condition":{"all":[{"attr":"channel","op":"is","value":"live_chat"},{"attr":"content","op":"contains","value":"hola"}]}}`, 201))
-		routeB = id(call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "VIP", "queueId": defaultID,
+		routeB = id(s.call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "VIP", "queueId": defaultID,
 			"condition": map[string]any{"attr": "tags", "op": "in_list", "values": []string{"vip"}}, "position": 1}, 201))
-		rs := items(call(t, "GET", "/v1/routes", supKey, nil, 200))
+		rs := items(s.call(t, "GET", "/v1/routes", supKey, nil, 200))
 		if len(rs) != 2 || id(rs[0].(map[string]any)) != routeB || rs[1].(map[string]any)["position"] != 2.0 {
 			t.Fatalf("routes %v", rs)
 		}
-		rs = items(call(t, "PUT", "/v1/routes/order", supKey, map[string]any{"routeIds": []string{routeA, routeB}}, 200))
+		rs = items(s.call(t, "PUT", "/v1/routes/order", supKey, map[string]any{"routeIds": []string{routeA, routeB}}, 200))
 		if id(rs[0].(map[string]any)) != routeA || rs[0].(map[string]any)["position"] != 1.0 {
 			t.Errorf("reordered %v", rs)
 		}
-		r := call(t, "GET", "/v1/routes/"+routeA, supKey, nil, 200)
+		r := s.call(t, "GET", "/v1/routes/"+routeA, supKey, nil, 200)
 		if r["priority"] != "high" || r["requiredSkills"].([]any)[0] != spanishID {
 			t.Errorf("route %v", r)
 		}
-		q = call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 200)
+		q = s.call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 200)
 		if routes := q["routes"].([]any); len(routes) != 1 || id(routes[0].(map[string]any)) != routeA {
 			t.Errorf("Sales lists routes %v", routes)
 		}
 
-		a := call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"title":"Senior","extension":"101","skillIds":["`+spanishID+`"],
+		a := s.call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"title":"Senior","extension":"101","skillIds":["`+spanishID+`"],
 			"capacity":{"live_chat":3},"wrapUpSeconds":60}`, 200)
 		eff := a["effectiveCapacity"].(map[string]any)
 		if eff["live_chat"] != 3.0 || eff["live_messaging"] != 5.0 || eff["voice"] != 1.0 || a["effectiveWrapUpSeconds"] != 60.0 ||
 			len(a["queueIds"].([]any)) != 2 {
 			t.Errorf("agent %v", a)
 		}
-		a = call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"wrapUpSeconds":null}`, 200)
+		a = s.call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"wrapUpSeconds":null}`, 200)
 		if a["wrapUpSeconds"] != nil || a["effectiveWrapUpSeconds"] != 30.0 {
 			t.Errorf("wrap-up back to the default: %v", a)
 		}
 
-		st := call(t, "PATCH", "/v1/acd-settings", supKey, `{"defaultCapacity":{"email":4},"countedStatuses":{"solved":false}}`, 200)
+		st := s.call(t, "PATCH", "/v1/acd-settings", supKey, `{"defaultCapacity":{"email":4},"countedStatuses":{"solved":false}}`, 200)
 		if st["effectiveCapacity"].(map[string]any)["email"] != 4.0 || st["countedStatuses"].(map[string]any)["solved"] != false {
 			t.Errorf("settings %v", st)
 		}
-		st = call(t, "POST", "/v1/acd-settings/reset", supKey, nil, 200)
+		st = s.call(t, "POST", "/v1/acd-settings/reset", supKey, nil, 200)
 		if st["effectiveCapacity"].(map[string]any)["email"] != 10.0 || st["countedStatuses"].(map[string]any)["solved"] != true {
 			t.Errorf("settings after reset %v", st)
 		}
 
-		custom := call(t, "POST", "/v1/statuses", supKey, map[string]any{"name": "Coaching", "group": "away", "breakReason": true}, 201)
-		cat := items(call(t, "GET", "/v1/statuses", supKey, nil, 200))
+		custom := s.call(t, "POST", "/v1/statuses", supKey, map[string]any{"name": "Coaching", "group": "away", "breakReason": true}, 201)
+		cat := items(s.call(t, "GET", "/v1/statuses", supKey, nil, 200))
 		if len(cat) != 7 || cat[0].(map[string]any)["id"] != "available" || id(cat[6].(map[string]any)) != id(custom) {
 			t.Errorf("catalogue %v", cat)
 		}
-		call(t, "DELETE", "/v1/statuses/"+id(custom), supKey, nil, 204)
+		s.call(t, "DELETE", "/v1/statuses/"+id(custom), supKey, nil, 204)
 	})
 
 	t.Run("roles", func(t *testing.T) {
 		// Agents read their own record (also as "me") and the status catalogue, nothing else.
-		if a := call(t, "GET", "/v1/agents/me", anaKey, nil, 200); id(a) != anaID || a["title"] != "Senior" {
+		if a := s.call(t, "GET", "/v1/agents/me", anaKey, nil, 200); id(a) != anaID || a["title"] != "Senior" {
 			t.Errorf("me: %v", a)
 		}
-		call(t, "GET", "/v1/agents/"+anaID, anaKey, nil, 200)
-		call(t, "GET", "/v1/statuses", anaKey, nil, 200)
+		s.call(t, "GET", "/v1/agents/"+anaID, anaKey, nil, 200)
+		s.call(t, "GET", "/v1/statuses", anaKey, nil, 200)
 		for _, c := range [][3]string{
 			{"GET", "/v1/agents/" + boID, ""},
 			{"PATCH", "/v1/agents/" + anaID, `{"capacity":{"live_chat":50}}`},
@@ -800,7 +780,7 @@ func TestACDConfiguration(t *testing.T) {
 			}
 		}
 		// Admins configure too; users who are not agents have no agent record.
-		call(t, "GET", "/v1/routes", adminKey, nil, 200)
+		s.call(t, "GET", "/v1/routes", adminKey, nil, 200)
 		r := s.do("GET", "/v1/agents/me", supKey, "")
 		if code, _ := r.errorOf(t); r.status != 404 || code != "not_found" {
 			t.Errorf("supervisor's agent record: %d %s", r.status, r.body)
@@ -808,7 +788,7 @@ func TestACDConfiguration(t *testing.T) {
 	})
 
 	t.Run("tenants are isolated", func(t *testing.T) {
-		other := call(t, "POST", "/v1/tenants", adminKey, map[string]any{"slug": "other-acd", "name": "Other",
+		other := s.call(t, "POST", "/v1/tenants", adminKey, map[string]any{"slug": "other-acd", "name": "Other",
 			"admin": map[string]string{"email": "boss@other.test", "name": "Boss"}}, 201)
 		otherKey := other["apiKey"].(map[string]any)["secret"].(string)
 		for _, path := range []string{"/v1/queues/" + salesID, "/v1/routes/" + routeA, "/v1/agents/" + anaID} {
@@ -825,7 +805,7 @@ func TestACDConfiguration(t *testing.T) {
 		if code, field := r.errorOf(t); r.status != 422 || code != "invalid_field" || field != "queueId" {
 			t.Errorf("other tenant routing to our queue: %d %s", r.status, r.body)
 		}
-		if qs := items(call(t, "GET", "/v1/queues", otherKey, nil, 200)); len(qs) != 1 || qs[0].(map[string]any)["isDefault"] != true {
+		if qs := items(s.call(t, "GET", "/v1/queues", otherKey, nil, 200)); len(qs) != 1 || qs[0].(map[string]any)["isDefault"] != true {
 			t.Errorf("other tenant's queues %v", qs)
 		}
 	})
@@ -890,17 +870,17 @@ func TestACDConfiguration(t *testing.T) {
 	})
 
 	t.Run("a queue with active interactions is not deleted", func(t *testing.T) {
-		busy := id(call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Busy"}, 201))
-		route := id(call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "busy", "queueId": busy,
+		busy := id(s.call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Busy"}, 201))
+		route := id(s.call(t, "POST", "/v1/routes", supKey, map[string]any{"name": "busy", "queueId": busy,
 			"condition": map[string]any{"attr": "tags", "op": "in_list", "values": []string{"busy"}}}, 201))
-		ix := call(t, "POST", "/v1/interactions", adminKey, `{"channel":"web_chat","from":"visitor-9","tags":["busy"]}`, 201)
+		ix := s.call(t, "POST", "/v1/interactions", adminKey, `{"channel":"web_chat","from":"visitor-9","tags":["busy"]}`, 201)
 		if ix["queueId"] != busy {
 			t.Fatalf("routed to %v, want Busy", ix["queueId"])
 		}
-		call(t, "DELETE", "/v1/routes/"+route, supKey, nil, 204)
+		s.call(t, "DELETE", "/v1/routes/"+route, supKey, nil, 204)
 		// The interaction waits in Busy (nobody is logged in) once its workflow wrote it.
 		deadline := time.Now().Add(30 * time.Second)
-		for len(items(call(t, "GET", "/v1/interactions?status=queued&queueId="+busy, supKey, nil, 200))) == 0 {
+		for len(items(s.call(t, "GET", "/v1/interactions?status=queued&queueId="+busy, supKey, nil, 200))) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("the interaction never reached the read model")
 			}
@@ -910,25 +890,25 @@ func TestACDConfiguration(t *testing.T) {
 		if code, _ := r.errorOf(t); r.status != 409 || code != "conflict" || !strings.Contains(string(r.body), "active interactions") {
 			t.Errorf("deleting a queue with a waiting interaction: %d %s", r.status, r.body)
 		}
-		call(t, "GET", "/v1/queues/"+busy, supKey, nil, 200)
-		if ended := call(t, "POST", "/v1/interactions/"+id(ix)+"/end", adminKey, `{"reason":"visitor left"}`, 200); ended["status"] != "abandoned" {
+		s.call(t, "GET", "/v1/queues/"+busy, supKey, nil, 200)
+		if ended := s.call(t, "POST", "/v1/interactions/"+id(ix)+"/end", adminKey, `{"reason":"visitor left"}`, 200); ended["status"] != "abandoned" {
 			t.Errorf("ended %v", ended)
 		}
-		call(t, "DELETE", "/v1/queues/"+busy, supKey, nil, 204)
+		s.call(t, "DELETE", "/v1/queues/"+busy, supKey, nil, 204)
 	})
 
 	t.Run("deletes", func(t *testing.T) {
-		call(t, "DELETE", "/v1/routes/"+routeA, supKey, nil, 204)
-		if rs := items(call(t, "GET", "/v1/routes", supKey, nil, 200)); len(rs) != 1 || rs[0].(map[string]any)["position"] != 1.0 {
+		s.call(t, "DELETE", "/v1/routes/"+routeA, supKey, nil, 204)
+		if rs := items(s.call(t, "GET", "/v1/routes", supKey, nil, 200)); len(rs) != 1 || rs[0].(map[string]any)["position"] != 1.0 {
 			t.Errorf("routes after delete %v", rs)
 		}
-		call(t, "DELETE", "/v1/queues/"+salesID, supKey, nil, 204)
-		call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 404)
-		if a := call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["queueIds"].([]any)) != 1 || a["queueIds"].([]any)[0] != defaultID {
+		s.call(t, "DELETE", "/v1/queues/"+salesID, supKey, nil, 204)
+		s.call(t, "GET", "/v1/queues/"+salesID, supKey, nil, 404)
+		if a := s.call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["queueIds"].([]any)) != 1 || a["queueIds"].([]any)[0] != defaultID {
 			t.Errorf("Ana's queues after deleting Sales: %v", a["queueIds"])
 		}
-		call(t, "DELETE", "/v1/skills/"+spanishID, supKey, nil, 204)
-		if a := call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["skillIds"].([]any)) != 0 {
+		s.call(t, "DELETE", "/v1/skills/"+spanishID, supKey, nil, 204)
+		if a := s.call(t, "GET", "/v1/agents/"+anaID, supKey, nil, 200); len(a["skillIds"].([]any)) != 0 {
 			t.Errorf("Ana's skills after deleting Spanish: %v", a["skillIds"])
 		}
 	})
