@@ -264,3 +264,69 @@ func setAgentSkills(ctx context.Context, tx pgx.Tx, tenantID, userID string, ski
 		SELECT $1, $2, s FROM unnest($3::uuid[]) AS s ON CONFLICT DO NOTHING`, tenantID, userID, skillIDs)
 	return goneRef(err, "skillIds")
 }
+
+// AgentCapacity returns an agent's effective capacity (the override over the tenant
+// default) in one query, for showing the agent's workload next to their presence.
+func (s *Store) AgentCapacity(ctx context.Context, tenantID, userID string) (routing.Capacity, error) {
+	if !isUUID(tenantID) || !isUUID(userID) {
+		return nil, translate(pgx.ErrNoRows, "agent")
+	}
+	var override, def []byte
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(s.capacity, '{}'), a.default_capacity
+		FROM users u JOIN acd_settings a ON a.tenant_id = u.tenant_id
+		LEFT JOIN agent_settings s ON s.tenant_id = u.tenant_id AND s.user_id = u.id
+		WHERE u.tenant_id = $1 AND u.id = $2 AND u.role = 'agent'`, tenantID, userID).Scan(&override, &def)
+	if err != nil {
+		return nil, translate(err, "agent")
+	}
+	o, err := decodeCapacity(override)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodeCapacity(def)
+	if err != nil {
+		return nil, err
+	}
+	c, err := routing.EffectiveCapacity(d, o)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", userID, err)
+	}
+	return c, nil
+}
+
+// HeldInteraction is an interaction an agent holds according to the read model.
+type HeldInteraction struct {
+	AgentID       string          `json:"agentId"`
+	InteractionID string          `json:"interactionId"`
+	Channel       routing.Channel `json:"channel"`
+	ConnectedAt   time.Time       `json:"connectedAt"`
+}
+
+// HeldInteractions lists every interaction the tenant's agents hold according to the
+// read model — the connected ones, with their agent and channel — ordered by agent
+// and interaction. Presence is rebuilt from it after Redis lost its data. The read
+// model takes an interaction after presence does and lets go of it before, so the
+// list never shows a hold that presence has not had.
+func (s *Store) HeldInteractions(ctx context.Context, tenantID string) ([]HeldInteraction, error) {
+	if !isUUID(tenantID) {
+		return []HeldInteraction{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT agent_id::text, id::text, channel, coalesce(connected_at, updated_at)
+		FROM interactions
+		WHERE tenant_id = $1 AND status = 'connected' AND agent_id IS NOT NULL
+		ORDER BY agent_id, id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HeldInteraction, error) {
+		var h HeldInteraction
+		err := r.Scan(&h.AgentID, &h.InteractionID, &h.Channel, &h.ConnectedAt)
+		return h, err
+	})
+	if out == nil {
+		out = []HeldInteraction{}
+	}
+	return out, err
+}

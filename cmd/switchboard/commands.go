@@ -186,6 +186,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if !cfg.NoWorker {
 		g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
+		g.Go(func() error { return worker.KeepPresence(gctx, s.store, s.presence, logger) })
 	}
 	g.Go(func() error { return sip.Run(gctx) })
 	g.Go(func() error { return s.api().Serve(gctx, httpListener) })
@@ -245,6 +246,7 @@ func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
 	g.Go(func() error { return worker.Run(gctx, s.temporal, s.activities()) })
+	g.Go(func() error { return worker.KeepPresence(gctx, s.store, s.presence, logger) })
 	logger.Info("worker running", "temporal", cfg.temporalAddress(), "namespace", cfg.TemporalNamespace)
 	return g.Wait()
 }
