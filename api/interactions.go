@@ -277,6 +277,10 @@ func (s *Server) createInteraction(c echo.Context) error {
 		// A repeated request ID must be told apart from a new interaction.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
+		// Where a worker shares this client (switchboard dev), the start returns the
+		// first workflow task to it directly instead of through the task queue; a
+		// separate API process starts the ordinary way.
+		EnableEagerStart: true,
 	}, workflows.Interaction, wf)
 	view := interactionOf(wf)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

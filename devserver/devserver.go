@@ -116,6 +116,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			// One partition per task queue: with several, a task lands in a partition
 			// no poller of this single machine is waiting on and waits to be
 			// forwarded, which made workflow tasks queue for seconds under load.
+			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 		}),
 	)
 	if err != nil {

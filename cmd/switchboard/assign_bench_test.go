@@ -275,8 +275,9 @@ func offerLatencies(b *testing.B, st *benchEnv, pool *pgxpool.Pool, tenant, crmK
 	return out
 }
 
-// floorLatencies starts same-shaped bare workflows at assignRate for assignDuration
-// and returns, for each, the time from the start call to its activity running.
+// floorLatencies starts same-shaped bare workflows at assignRate for assignDuration,
+// eagerly as the API does, and returns, for each, the time from the start call to its
+// activity running.
 func floorLatencies(b *testing.B, c client.Client) []time.Duration {
 	ctx := context.Background()
 	n := int(assignRate * assignDuration.Seconds())
@@ -291,7 +292,7 @@ func floorLatencies(b *testing.B, c client.Client) []time.Duration {
 		ids[i] = "bench-offer-floor-" + uuid.NewString()
 		began[i] = time.Now()
 		wg.Go(func() {
-			if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: "bench-offer-floor"}, offerFloor); err != nil {
+			if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: "bench-offer-floor", EnableEagerStart: true}, offerFloor); err != nil {
 				failed.Add(1)
 			}
 		})
