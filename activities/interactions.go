@@ -180,6 +180,68 @@ func (a *Activities) ReleaseSlot(ctx context.Context, in ReleaseRequest) ([]stri
 	return a.dispatcher().OfferWaiting(ctx, u.TenantID, agent, a.Wake)
 }
 
+// ErrTypeUnknownQueue marks a queue change to a queue the tenant does not have.
+const ErrTypeUnknownQueue = "UnknownQueue"
+
+// MoveRequest moves an interaction to another queue.
+type MoveRequest struct {
+	Change pgstore.QueueChange `json:"change"`
+	// Enqueue is the interaction, written to the read model first, when it was not
+	// yet (its first offer has not run).
+	Enqueue *pgstore.Interaction `json:"enqueue,omitempty"`
+}
+
+// MoveResult is the outcome of MoveInteraction.
+type MoveResult struct {
+	// Member: the agent the interaction rings on or is held by is a member of the
+	// new queue and keeps it (always true without such an agent).
+	Member bool `json:"member"`
+	// Withdrawn is the agent whose reservation for the queued interaction, made
+	// by bulk assignment in the old queue, was let go.
+	Withdrawn string `json:"withdrawn,omitempty"`
+	// Woken are the interactions bulk assignment then gave that agent.
+	Woken []string `json:"woken,omitempty"`
+}
+
+// MoveInteraction moves an interaction to another queue and records the state that
+// follows (pgstore.Store.MoveInteraction): kept by its agent when they are a member
+// of the new queue, otherwise queued again without them; the caller frees that
+// agent's slot afterwards, as the read model lets go of an interaction before
+// presence does. A queued interaction may hold a reservation bulk assignment made for
+// it in the old queue: it is let go (and that agent given other work), so that the
+// next offer is decided in the new queue. A queue the tenant does not have is refused
+// (ErrTypeUnknownQueue) with nothing written. Repeating it changes nothing.
+func (a *Activities) MoveInteraction(ctx context.Context, req MoveRequest) (MoveResult, error) {
+	if req.Enqueue != nil {
+		if _, err := a.Store.EnqueueInteraction(ctx, *req.Enqueue); err != nil {
+			return MoveResult{}, storeError(err)
+		}
+	}
+	in := req.Change
+	member, err := a.Store.MoveInteraction(ctx, in)
+	if errors.Is(err, pgstore.ErrUnknownQueue) {
+		return MoveResult{}, temporal.NewNonRetryableApplicationError("no such queue", ErrTypeUnknownQueue, err)
+	}
+	if err != nil {
+		return MoveResult{}, storeError(err)
+	}
+	out := MoveResult{Member: member}
+	if in.AgentID != "" {
+		return out, nil
+	}
+	u := in.Kept
+	held, ok, err := a.Presence.Holder(ctx, u.TenantID, u.InteractionID)
+	if err != nil || !ok || held.Held {
+		return out, err
+	}
+	if _, err := a.Presence.Release(ctx, u.TenantID, held.Agent, u.InteractionID); err != nil {
+		return out, err
+	}
+	out.Withdrawn = held.Agent
+	out.Woken, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, held.Agent, a.Wake)
+	return out, err
+}
+
 // storeError makes the store's refusals non-retryable: an invalid write or a missing
 // interaction comes back the same on every attempt.
 func storeError(err error) error {

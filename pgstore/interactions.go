@@ -334,59 +334,169 @@ func (s *Store) RecordInteraction(ctx context.Context, u InteractionUpdate) (boo
 	}
 	var written bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		st := u.State
-		tag, err := tx.Exec(ctx, `
-			UPDATE interactions SET status = $3, offered_agent_id = $4, agent_id = $5, excluded_agents = $6, offers = $7,
-				queued_at = $8, offered_at = $9, connected_at = $10, ended_at = $11, end_reason = $12, version = $13,
-				updated_at = now()
-			WHERE tenant_id = $1 AND id = $2 AND version <= $13`,
-			u.TenantID, u.InteractionID, st.Status, nullUUID(st.OfferedAgentID), nullUUID(st.AgentID),
-			nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt, st.OfferedAt, st.ConnectedAt, st.EndedAt,
-			nullText(st.EndReason), st.Version)
-		if err != nil {
-			return translate(err, "interaction "+u.InteractionID)
-		}
-		written = tag.RowsAffected() == 1
-		if !written {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM interactions WHERE tenant_id = $1 AND id = $2)`,
-				u.TenantID, u.InteractionID).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return fmt.Errorf("interaction %s: %w", u.InteractionID, ErrNotFound)
-			}
-		}
-		if o := u.Offer; o != nil {
-			var score []byte
-			if o.Score != nil {
-				if score, err = json.Marshal(o.Score); err != nil {
-					return err
-				}
-			}
-			_, err := tx.Exec(ctx, `
-				INSERT INTO interaction_offers (tenant_id, interaction_id, attempt, agent_id, channel, offered_at, ring_until, score)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-				ON CONFLICT (tenant_id, interaction_id, attempt) DO UPDATE SET
-					agent_id = excluded.agent_id, channel = excluded.channel, offered_at = excluded.offered_at,
-					ring_until = excluded.ring_until, score = excluded.score, updated_at = now()
-				WHERE interaction_offers.outcome IS NULL AND interaction_offers.agent_id <> excluded.agent_id`,
-				u.TenantID, u.InteractionID, o.Attempt, o.AgentID, o.Channel, o.OfferedAt, o.RingUntil, score)
-			if err != nil {
-				return translate(err, fmt.Sprintf("offer %d of interaction %s", o.Attempt, u.InteractionID))
-			}
-		}
-		if r := u.Response; r != nil {
-			if _, err := tx.Exec(ctx, `
-				UPDATE interaction_offers SET outcome = $4, responded_at = $5, reason = $6, updated_at = now()
-				WHERE tenant_id = $1 AND interaction_id = $2 AND attempt = $3 AND outcome IS NULL`,
-				u.TenantID, u.InteractionID, r.Attempt, r.Outcome, r.RespondedAt, nullText(r.Reason)); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		written, err = recordInteraction(ctx, tx, u, "")
+		return err
 	})
 	return written, err
+}
+
+// recordInteraction is RecordInteraction inside tx; a queueID moves the interaction
+// to that queue with its state.
+func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queueID string) (bool, error) {
+	st := u.State
+	tag, err := tx.Exec(ctx, `
+		UPDATE interactions SET status = $3, offered_agent_id = $4, agent_id = $5, excluded_agents = $6, offers = $7,
+			queued_at = $8, offered_at = $9, connected_at = $10, ended_at = $11, end_reason = $12, version = $13,
+			queue_id = coalesce($14::uuid, queue_id), updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND version <= $13`,
+		u.TenantID, u.InteractionID, st.Status, nullUUID(st.OfferedAgentID), nullUUID(st.AgentID),
+		nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt, st.OfferedAt, st.ConnectedAt, st.EndedAt,
+		nullText(st.EndReason), st.Version, nullUUID(queueID))
+	if err != nil {
+		return false, translate(err, "interaction "+u.InteractionID)
+	}
+	written := tag.RowsAffected() == 1
+	if !written {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM interactions WHERE tenant_id = $1 AND id = $2)`,
+			u.TenantID, u.InteractionID).Scan(&exists); err != nil {
+			return false, err
+		}
+		if !exists {
+			return false, fmt.Errorf("interaction %s: %w", u.InteractionID, ErrNotFound)
+		}
+	}
+	if o := u.Offer; o != nil {
+		var score []byte
+		if o.Score != nil {
+			if score, err = json.Marshal(o.Score); err != nil {
+				return false, err
+			}
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO interaction_offers (tenant_id, interaction_id, attempt, agent_id, channel, offered_at, ring_until, score)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (tenant_id, interaction_id, attempt) DO UPDATE SET
+				agent_id = excluded.agent_id, channel = excluded.channel, offered_at = excluded.offered_at,
+				ring_until = excluded.ring_until, score = excluded.score, updated_at = now()
+			WHERE interaction_offers.outcome IS NULL AND interaction_offers.agent_id <> excluded.agent_id`,
+			u.TenantID, u.InteractionID, o.Attempt, o.AgentID, o.Channel, o.OfferedAt, o.RingUntil, score)
+		if err != nil {
+			return false, translate(err, fmt.Sprintf("offer %d of interaction %s", o.Attempt, u.InteractionID))
+		}
+	}
+	if r := u.Response; r != nil {
+		if _, err := tx.Exec(ctx, `
+			UPDATE interaction_offers SET outcome = $4, responded_at = $5, reason = $6, updated_at = now()
+			WHERE tenant_id = $1 AND interaction_id = $2 AND attempt = $3 AND outcome IS NULL`,
+			u.TenantID, u.InteractionID, r.Attempt, r.Outcome, r.RespondedAt, nullText(r.Reason)); err != nil {
+			return false, err
+		}
+	}
+	return written, nil
+}
+
+// QueueChange moves an interaction to another queue of its tenant.
+type QueueChange struct {
+	QueueID string `json:"queueId"`
+	// AgentID is the agent the interaction rings on or is held by; empty while it
+	// is queued.
+	AgentID string `json:"agentId,omitempty"`
+	// Kept is the state written when there is no such agent or the agent is a member
+	// of the new queue: they keep the interaction.
+	Kept InteractionUpdate `json:"kept"`
+	// Unassigned is the state written when the agent is not a member: the
+	// interaction is queued again without them.
+	Unassigned *InteractionUpdate `json:"unassigned,omitempty"`
+}
+
+// ErrUnknownQueue is MoveInteraction's answer for a queue the tenant does not have.
+var ErrUnknownQueue = &ValidationError{Field: "queueId", Message: "no such queue"}
+
+// MoveInteraction moves an interaction to another queue with the state that follows:
+// Kept when the agent it rings on or is held by is a member of the queue (every agent
+// is in the Default queue) or there is none, else Unassigned. It reports whether the
+// agent stayed (member). The queue is read under a share lock, so it cannot be
+// deleted between the check and the write (DeleteQueue counts the active
+// interactions under its own lock); a queue the tenant does not have answers
+// ErrUnknownQueue and writes nothing. Like RecordInteraction it is idempotent: both
+// states carry the same version, and a state is rewritten only by its own version.
+func (s *Store) MoveInteraction(ctx context.Context, c QueueChange) (member bool, err error) {
+	if !isUUID(c.QueueID) {
+		return false, ErrUnknownQueue
+	}
+	if c.AgentID != "" && !isUUID(c.AgentID) {
+		return false, invalid("agentId", "must be an agent ID")
+	}
+	if c.AgentID != "" && c.Unassigned == nil {
+		return false, invalid("unassigned", "is required with an agent")
+	}
+	for _, u := range []*InteractionUpdate{&c.Kept, c.Unassigned} {
+		if u == nil {
+			continue
+		}
+		if u.TenantID != c.Kept.TenantID || u.InteractionID != c.Kept.InteractionID {
+			return false, invalid("unassigned", "must be of the same interaction")
+		}
+		if err := u.Validate(); err != nil {
+			return false, err
+		}
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var isDefault bool
+		err := tx.QueryRow(ctx, `SELECT is_default FROM queues WHERE tenant_id = $1 AND id = $2 FOR SHARE`,
+			c.Kept.TenantID, c.QueueID).Scan(&isDefault)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrUnknownQueue
+		}
+		if err != nil {
+			return err
+		}
+		member = c.AgentID == "" || isDefault
+		if !member {
+			if err := tx.QueryRow(ctx, `
+				SELECT EXISTS (SELECT 1 FROM queue_agents WHERE tenant_id = $1 AND queue_id = $2 AND user_id = $3)`,
+				c.Kept.TenantID, c.QueueID, c.AgentID).Scan(&member); err != nil {
+				return err
+			}
+		}
+		u := c.Kept
+		if !member {
+			u = *c.Unassigned
+		}
+		_, err = recordInteraction(ctx, tx, u, c.QueueID)
+		return err
+	})
+	return member, err
+}
+
+// AgentWrapUp returns the agent's effective wrap-up time after a call (their own, else
+// the tenant default) and when their latest ended call other than except ended (zero
+// when none did), so that a call can tell whether the agent is still wrapping up
+// another one.
+func (s *Store) AgentWrapUp(ctx context.Context, tenantID, agentID, except string) (wrapUp time.Duration, lastEnded time.Time, err error) {
+	if !isUUID(tenantID) || !isUUID(agentID) {
+		return 0, time.Time{}, translate(pgx.ErrNoRows, "agent")
+	}
+	var (
+		seconds int
+		ended   *time.Time
+	)
+	err = s.pool.QueryRow(ctx, `
+		SELECT coalesce(s.wrap_up_seconds, a.wrap_up_seconds),
+		       (SELECT max(i.ended_at) FROM interactions i
+		        WHERE i.tenant_id = $1 AND i.agent_id = $2 AND i.status = 'ended' AND i.channel = 'voice'
+		          AND ($3::uuid IS NULL OR i.id <> $3))
+		FROM acd_settings a LEFT JOIN agent_settings s ON s.tenant_id = a.tenant_id AND s.user_id = $2
+		WHERE a.tenant_id = $1`, tenantID, agentID, nullUUID(except)).Scan(&seconds, &ended)
+	if err != nil {
+		return 0, time.Time{}, translate(err, "ACD settings")
+	}
+	if ended != nil {
+		lastEnded = *ended
+	}
+	return time.Duration(seconds) * time.Second, lastEnded, nil
 }
 
 // GetInteraction returns one interaction of the tenant.

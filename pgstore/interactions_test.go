@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -390,5 +391,164 @@ func TestAssignmentAgents(t *testing.T) {
 	}
 	if cands, err := store.AssignmentAgents(ctx, tid, def, []string{cy.ID}); err != nil || len(cands) != 1 || cands[0].AgentID != cy.ID {
 		t.Errorf("only online agents %+v, %v", cands, err)
+	}
+}
+
+// A queue change writes the kept state when the agent works the new queue (every agent
+// works the Default queue) or there is no agent, the unassigned state otherwise, with
+// the new queue; an unknown queue writes nothing. A retry changes nothing, and a
+// queue being deleted meanwhile never ends up holding the moved interaction.
+func TestMoveInteraction(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tid := newTenant(t).Tenant.ID
+	ana := newUser(t, tid, pgstore.RoleAgent)
+	bo := newUser(t, tid, pgstore.RoleAgent)
+	sales := newQueue(t, tid, "Sales", ana.ID)
+	billing := newQueue(t, tid, "Billing", bo.ID)
+	def := defaultQueue(t, tid)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	in := enqueue(t, newInteraction(tid, sales.ID, routing.Voice, routing.PriorityNormal, t0))
+	connected := pgstore.InteractionState{Status: pgstore.InteractionConnected, AgentID: ana.ID, Offers: 1, QueuedAt: t0, ConnectedAt: &t0, Version: 2}
+	record(t, pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: connected})
+
+	change := func(queue, agent string, version int64) pgstore.QueueChange {
+		kept := connected
+		kept.Version = version
+		unassigned := kept
+		unassigned.Status, unassigned.AgentID, unassigned.ConnectedAt = pgstore.InteractionQueued, "", nil
+		unassigned.ExcludedAgents = []string{agent}
+		return pgstore.QueueChange{QueueID: queue, AgentID: agent,
+			Kept:       pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: kept},
+			Unassigned: &pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: unassigned}}
+	}
+
+	// Unknown, malformed, or another tenant's queue: nothing written.
+	other := newQueue(t, newTenant(t).Tenant.ID, "Elsewhere")
+	for _, q := range []string{uuid.NewString(), "sales", other.ID} {
+		if _, err := store.MoveInteraction(ctx, change(q, ana.ID, 3)); !errors.Is(err, pgstore.ErrUnknownQueue) {
+			t.Errorf("move to %s: %v", q, err)
+		}
+	}
+	if got := getInteraction(t, tid, in.ID); got.Version != 2 || got.QueueID != sales.ID {
+		t.Fatalf("a refused move wrote %+v", got)
+	}
+	// The Default queue keeps Ana.
+	if member, err := store.MoveInteraction(ctx, change(def.ID, ana.ID, 3)); err != nil || !member {
+		t.Fatalf("move to the Default queue: %v, %v", member, err)
+	}
+	if got := getInteraction(t, tid, in.ID); got.QueueID != def.ID || got.Status != pgstore.InteractionConnected || got.AgentID != ana.ID || got.Version != 3 {
+		t.Errorf("after the move to the Default queue %+v", got)
+	}
+	// Billing is Bo's: Ana is unassigned and excluded; a retry writes the same.
+	for range 2 {
+		if member, err := store.MoveInteraction(ctx, change(billing.ID, ana.ID, 4)); err != nil || member {
+			t.Fatalf("move to Billing: %v, %v", member, err)
+		}
+	}
+	got := getInteraction(t, tid, in.ID)
+	if got.QueueID != billing.ID || got.Status != pgstore.InteractionQueued || got.AgentID != "" || got.ConnectedAt != nil ||
+		!slices.Equal(got.ExcludedAgents, []string{ana.ID}) || got.Version != 4 {
+		t.Errorf("after the move to Billing %+v", got)
+	}
+	// An older move retried late changes nothing.
+	if _, err := store.MoveInteraction(ctx, change(sales.ID, ana.ID, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := getInteraction(t, tid, in.ID); got.QueueID != billing.ID || got.Version != 4 {
+		t.Errorf("a late retry rolled the row back: %+v", got)
+	}
+	// Queued, with no agent: moved as it is.
+	queued := got.InteractionState
+	queued.Version = 5
+	if member, err := store.MoveInteraction(ctx, pgstore.QueueChange{QueueID: sales.ID,
+		Kept: pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: queued}}); err != nil || !member {
+		t.Fatalf("move while queued: %v, %v", member, err)
+	}
+	if got := getInteraction(t, tid, in.ID); got.QueueID != sales.ID || got.Status != pgstore.InteractionQueued {
+		t.Errorf("after the queued move %+v", got)
+	}
+	// An agent without the unassigned state is refused.
+	bad := change(billing.ID, ana.ID, 9)
+	bad.Unassigned = nil
+	_, err := store.MoveInteraction(ctx, bad)
+	wantInvalid(t, err, "unassigned")
+
+	// Moves racing the deletion of their queue: either the move is refused, or the
+	// queue is kept (it has an active interaction).
+	for i := range 10 {
+		racy := newQueue(t, tid, "Racy "+pgtest.RandomHex(3))
+		version := int64(10 + i)
+		var (
+			wg             sync.WaitGroup
+			start          = make(chan struct{})
+			delErr, movErr error
+		)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			delErr = store.DeleteQueue(ctx, tid, pgstore.Actor{}, racy.ID)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			_, movErr = store.MoveInteraction(ctx, pgstore.QueueChange{QueueID: racy.ID,
+				Kept: pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: pgstore.InteractionState{
+					Status: pgstore.InteractionQueued, QueuedAt: t0, Version: version}}})
+		}()
+		close(start)
+		wg.Wait()
+		switch {
+		case movErr == nil && delErr == nil:
+			t.Fatalf("round %d: the queue was deleted under an interaction moved into it", i)
+		case movErr != nil && !errors.Is(movErr, pgstore.ErrUnknownQueue):
+			t.Fatalf("round %d: move: %v", i, movErr)
+		case delErr != nil:
+			wantErr(t, delErr, pgstore.ErrConflict)
+		}
+	}
+}
+
+// A call's agent wraps up for their own wrap-up time, else the tenant's; the latest
+// other call they ended tells whether they are still wrapping up.
+func TestAgentWrapUp(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tid := newTenant(t).Tenant.ID
+	ana := newUser(t, tid, pgstore.RoleAgent)
+	q := defaultQueue(t, tid)
+	wrap, last, err := store.AgentWrapUp(ctx, tid, ana.ID, "")
+	if err != nil || wrap != pgstore.DefaultWrapUpSeconds*time.Second || !last.IsZero() {
+		t.Fatalf("defaults: %v, %v, %v", wrap, last, err)
+	}
+	ten := 10
+	if _, err := store.UpdateACDSettings(ctx, tid, pgstore.Actor{}, pgstore.ACDSettingsUpdate{WrapUpSeconds: &ten}); err != nil {
+		t.Fatal(err)
+	}
+	if wrap, _, _ := store.AgentWrapUp(ctx, tid, ana.ID, ""); wrap != 10*time.Second {
+		t.Errorf("tenant wrap-up %v", wrap)
+	}
+	if _, err := store.UpdateAgent(ctx, tid, pgstore.Actor{}, ana.ID, pgstore.AgentUpdate{WrapUpSeconds: pgstore.Nullable[int]{Set: true, Value: new(int)}}); err != nil {
+		t.Fatal(err)
+	}
+	if wrap, _, _ := store.AgentWrapUp(ctx, tid, ana.ID, ""); wrap != 0 {
+		t.Errorf("agent's own wrap-up %v, want 0", wrap)
+	}
+	t0 := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
+	end := func(ch routing.Channel, at time.Time) string {
+		in := enqueue(t, newInteraction(tid, q.ID, ch, routing.PriorityNormal, t0))
+		record(t, pgstore.InteractionUpdate{TenantID: tid, InteractionID: in.ID, State: pgstore.InteractionState{
+			Status: pgstore.InteractionEnded, AgentID: ana.ID, QueuedAt: t0, ConnectedAt: &t0, EndedAt: &at, Version: 3}})
+		return in.ID
+	}
+	end(routing.Voice, t0)
+	latest := end(routing.Voice, t0.Add(10*time.Second))
+	end(routing.LiveChat, t0.Add(20*time.Second))
+	if _, last, _ := store.AgentWrapUp(ctx, tid, ana.ID, ""); !last.Equal(t0.Add(10 * time.Second)) {
+		t.Errorf("latest call ended %v", last)
+	}
+	if _, last, _ := store.AgentWrapUp(ctx, tid, ana.ID, latest); !last.Equal(t0) {
+		t.Errorf("latest other than %s ended %v", latest, last)
 	}
 }

@@ -92,7 +92,9 @@ type AgentStatusChange struct {
 }
 
 // AgentVoiceChange is a voice sub-state change (ringing, in call, wrapping,
-// back to idle). Session 0 means whichever session is open.
+// back to idle), as the interaction workflows set it in presence, dated by the
+// presence clock; a change older than the current sub-state is ignored. Session 0
+// means whichever session is open.
 type AgentVoiceChange struct {
 	Session int64              `json:"session,omitempty"`
 	State   routing.VoiceState `json:"state"`
@@ -354,8 +356,10 @@ func (w *agentSession) setStatus(ctx workflow.Context, at time.Time, s timesheet
 
 func (w *agentSession) onVoice(ctx workflow.Context, v AgentVoiceChange) {
 	st := &w.state
-	if !st.Open || (v.Session != 0 && v.Session != st.Session) || !v.State.Valid() {
-		workflow.GetLogger(ctx).Info("voice change ignored", "session", v.Session, "state", v.State)
+	// Calls report their changes as presence made them; one that arrives after a
+	// later change (two calls of the agent overlapping) is stale.
+	if !st.Open || (v.Session != 0 && v.Session != st.Session) || !v.State.Valid() || v.At.Before(st.Sheet.VoiceSince) {
+		workflow.GetLogger(ctx).Info("voice change ignored", "session", v.Session, "state", v.State, "at", v.At)
 		return
 	}
 	if st.Sheet.SetVoice(v.At, v.State) {

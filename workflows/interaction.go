@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -26,6 +28,8 @@ const (
 	// EndUpdate ends the interaction (EndInput): the customer hung up or closed
 	// the conversation, or the agent or a supervisor ended it.
 	EndUpdate = "end"
+	// ChangeQueueUpdate moves the interaction to another queue (ChangeQueueInput).
+	ChangeQueueUpdate = "change-queue"
 	// AgentAvailableSignal tells a waiting interaction that bulk assignment
 	// reserved an agent's slot for it (AgentAvailable): it looks again and adopts
 	// the reservation as its next offer.
@@ -47,6 +51,8 @@ const (
 	ErrTypeNotYourInteraction = "NotYourInteraction"
 	// ErrTypeInteractionOver: the interaction already ended.
 	ErrTypeInteractionOver = "InteractionOver"
+	// ErrTypeUnknownQueue: a queue change to a queue the tenant does not have.
+	ErrTypeUnknownQueue = "UnknownQueue"
 )
 
 // DefaultRingTimeout is used when an offer comes without its ring deadline.
@@ -57,6 +63,15 @@ const DefaultRingTimeout = 20 * time.Second
 // safety net only covers a wake-up that never came, such as a queue whose automatic
 // assignment was switched back on.
 const assignRecheck = time.Minute
+
+// maxOfferRounds bounds the offer rounds (offers, and looks that found nobody) of one
+// run: an interaction that waits long continues as new before its history grows
+// large, carrying its state, even when Temporal does not suggest it yet.
+const maxOfferRounds = 100
+
+// voiceChange marks in a run's history that it keeps its agent's voice sub-state
+// (ringing, in call, wrapping): runs started before it did not, and replay the same.
+const voiceChange = "agent-voice-states"
 
 // InteractionInput starts the workflow of a new interaction, already routed.
 type InteractionInput struct {
@@ -80,6 +95,21 @@ type InteractionInput struct {
 	Priority       routing.Priority `json:"priority"`
 	RequiredSkills []string         `json:"requiredSkills,omitempty"`
 	CreatedAt      time.Time        `json:"createdAt"`
+	// Carried is the state of a queued interaction handed over by continue-as-new;
+	// a new interaction has none.
+	Carried *InteractionCarry `json:"carried,omitempty"`
+}
+
+// InteractionCarry is what a run hands to the next one when it continues as new.
+type InteractionCarry struct {
+	// State is the interaction as the run held it (queued), with its excluded
+	// agents, offer count and read-model version.
+	State InteractionState `json:"state"`
+	// Enqueued: the read model has the interaction.
+	Enqueued bool `json:"enqueued"`
+	// Woken are the agents of wake-ups that arrived since the run last looked;
+	// the next run's first look covers them.
+	Woken []string `json:"woken,omitempty"`
 }
 
 // InteractionState is the interaction as the workflow holds it: the query's answer,
@@ -89,6 +119,8 @@ type InteractionState struct {
 	pgstore.Interaction
 	// RingUntil is when the open offer stops ringing (status offered).
 	RingUntil *time.Time `json:"ringUntil,omitempty"`
+	// WrapUpUntil is when the agent's wrap-up after an ended call is over.
+	WrapUpUntil *time.Time `json:"wrapUpUntil,omitempty"`
 }
 
 // AcceptInput is the offered agent accepting.
@@ -115,6 +147,17 @@ type EndInput struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
+// ChangeQueueInput moves the interaction to another queue of the tenant.
+type ChangeQueueInput struct {
+	TenantID string `json:"tenantId"`
+	// ActorID is who moved it.
+	ActorID string `json:"actorId,omitempty"`
+	// AgentID is set when the caller is an agent, who may move only an interaction
+	// they hold.
+	AgentID string `json:"agentId,omitempty"`
+	QueueID string `json:"queueId"`
+}
+
 // AgentAvailable is the payload of AgentAvailableSignal.
 type AgentAvailable struct {
 	AgentID string `json:"agentId"`
@@ -134,10 +177,17 @@ type AgentAvailable struct {
 // to the Available group; any interaction that releases a slot) runs bulk assignment,
 // which reserves the agent for the waiting interactions they should take, in priority
 // then age order, and wakes them with AgentAvailableSignal; the woken interaction
-// adopts its reservation as its next offer. A long timer is only a safety net.
+// adopts its reservation as its next offer. A long timer is only a safety net, and a
+// long wait continues as new before the history grows large.
 //
-// The interaction lifecycle (hold, transfer, wrap-up, disposition…) extends this
-// workflow; re-queueing an interaction is running assign again.
+// A queue change (ChangeQueueUpdate) moves it: an agent it rings on or who holds it
+// keeps it when they are a member of the new queue, otherwise the offer is withdrawn
+// or the agent unassigned (and excluded, as an agent who had it), and it is offered
+// in the new queue. A call keeps its agent's voice sub-state: ringing while offered,
+// in a call once accepted, wrapping for the agent's wrap-up time once ended (a
+// durable timer, after which the agent gets the waiting interactions they should
+// take), idle otherwise; each change is set in presence and told to the agent's
+// session workflow, dated by the presence clock.
 func Interaction(ctx workflow.Context, in InteractionInput) (*InteractionState, error) {
 	w := &interaction{in: in}
 	if err := w.setup(ctx); err != nil {
@@ -150,6 +200,8 @@ type interaction struct {
 	in   InteractionInput
 	st   InteractionState
 	wake workflow.ReceiveChannel
+	// hints are wake-ups carried over from the previous run.
+	hints []string
 	// enqueued: the read model has the interaction.
 	enqueued bool
 	// offering: an offer is being made; an agent answering it meanwhile waits.
@@ -158,6 +210,13 @@ type interaction struct {
 	deciding bool
 	answer   *answer
 	end      *EndInput
+	// move is a queue change waiting for the main loop.
+	move *queueMove
+	// rounds counts this run's offer rounds.
+	rounds int
+	// voice: whether this run keeps the agent's voice sub-state (calls of runs
+	// started since it does); nil until first needed.
+	voice *bool
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.
@@ -168,6 +227,13 @@ type answer struct {
 	reason  string
 	done    bool
 	err     error
+}
+
+// queueMove is a queue change, settled by the main loop.
+type queueMove struct {
+	in   ChangeQueueInput
+	done bool
+	err  error
 }
 
 func (w *interaction) setup(ctx workflow.Context) error {
@@ -187,6 +253,12 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		RequiredSkills: slices.Clone(in.RequiredSkills), CreatedAt: in.CreatedAt,
 		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt},
 	}}
+	if c := in.Carried; c != nil {
+		if c.State.ID != in.ID || c.State.TenantID != in.TenantID || c.State.Status != pgstore.InteractionQueued || c.State.QueueID == "" {
+			return temporal.NewNonRetryableApplicationError("a carried interaction must be this one, queued", "InvalidInput", nil)
+		}
+		w.st, w.enqueued, w.hints = c.State, c.Enqueued, slices.Clone(c.Woken)
+	}
 	if err := workflow.SetQueryHandler(ctx, InteractionQuery, func() (InteractionState, error) { return w.st, nil }); err != nil {
 		return err
 	}
@@ -198,6 +270,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		{AcceptUpdate, w.onAccept, func(in AcceptInput) error { return w.validateAnswer(in.TenantID, in.AgentID, true) }},
 		{RejectUpdate, w.onReject, func(in RejectInput) error { return w.validateAnswer(in.TenantID, in.AgentID, false) }},
 		{EndUpdate, w.onEnd, w.validateEnd},
+		{ChangeQueueUpdate, w.onChangeQueue, w.validateChangeQueue},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -205,12 +278,12 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		}
 	}
 	w.wake = workflow.GetSignalChannel(ctx, AgentAvailableSignal)
-	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(InteractionIDKey); ok {
+	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(InteractionIDKey); ok && in.Carried == nil {
 		return nil // started with its search attributes (the API always does)
 	}
 	attrs := []temporal.SearchAttributeUpdate{
 		InteractionIDKey.ValueSet(in.ID), TenantIDKey.ValueSet(in.TenantID), ChannelKey.ValueSet(string(in.Channel)),
-		DirectionKey.ValueSet(string(direction)), QueueIDKey.ValueSet(in.QueueID), StatusKey.ValueSet(string(pgstore.InteractionQueued)),
+		DirectionKey.ValueSet(string(direction)), QueueIDKey.ValueSet(w.st.QueueID), StatusKey.ValueSet(string(w.st.Status)),
 	}
 	if in.CustomerPhone != "" {
 		attrs = append(attrs, CustomerPhoneKey.ValueSet(in.CustomerPhone))
@@ -219,41 +292,87 @@ func (w *interaction) setup(ctx workflow.Context) error {
 }
 
 func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
-	w.assign(ctx)
-	if w.st.Status == pgstore.InteractionConnected {
-		w.connected(ctx)
+	for w.st.Status.Active() {
+		var err error
+		if w.st.Status == pgstore.InteractionConnected {
+			err = w.connected(ctx)
+		} else {
+			err = w.assign(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if m := w.move; m != nil {
+		w.move, m.done, m.err = nil, true, interactionOver(w.st.Status)
 	}
 	w.takeHints() // wake-ups for a run that no longer waits
+	if err := w.wrapUp(ctx); err != nil {
+		return nil, err
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return nil, err
 	}
 	return &w.st, nil
 }
 
-// assign offers the interaction until an agent accepts it or it ends.
-func (w *interaction) assign(ctx workflow.Context) {
+// assign offers the interaction until an agent accepts it or it ends. It returns the
+// continue-as-new error when the run has waited long enough.
+func (w *interaction) assign(ctx workflow.Context) error {
 	for w.st.Status == pgstore.InteractionQueued {
 		if w.end != nil {
 			w.finish(ctx)
-			return
+			return nil
 		}
+		if w.move != nil {
+			w.applyMove(ctx)
+			continue
+		}
+		if w.rounds >= maxOfferRounds || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Never while an update is being handled: it would be lost with this run.
+			if err := workflow.Await(ctx, func() bool {
+				return workflow.AllHandlersFinished(ctx) || w.end != nil || w.move != nil
+			}); err != nil {
+				return err
+			}
+			if w.end != nil || w.move != nil {
+				continue
+			}
+			return w.continueAsNew(ctx)
+		}
+		w.rounds++
 		w.takeHints() // this look covers every wake-up so far
 		res, err := w.offer(ctx)
 		switch {
 		case err != nil:
 			workflow.GetLogger(ctx).Error("offer failed", "error", err)
 		case res.Offered:
-			w.ring(ctx)
+			w.setVoice(ctx, w.st.OfferedAgentID, routing.VoiceRinging, false)
+			if err := w.ring(ctx); err != nil {
+				return err
+			}
 			continue
 		case res.Contended:
 			continue
 		}
 		// Nobody can take it now: wait for bulk assignment to reserve an agent for
 		// it (and wake it), or for the safety recheck.
-		if _, err := workflow.AwaitWithTimeout(ctx, assignRecheck, func() bool { return w.wake.Len() > 0 || w.end != nil }); err != nil {
-			return
+		if _, err := workflow.AwaitWithTimeout(ctx, assignRecheck, func() bool {
+			return w.wake.Len() > 0 || w.end != nil || w.move != nil
+		}); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// continueAsNew hands the queued interaction to a new run, with the wake-ups that
+// arrived since the last look.
+func (w *interaction) continueAsNew(ctx workflow.Context) error {
+	in := w.in
+	in.Carried = &InteractionCarry{State: w.st, Enqueued: w.enqueued, Woken: w.takeHints()}
+	workflow.GetLogger(ctx).Info("continuing as new", "rounds", w.rounds, "offers", w.st.Offers)
+	return workflow.NewContinueAsNewError(ctx, Interaction, in)
 }
 
 // offer runs one offer and, when an agent's slot was reserved, moves to offered.
@@ -290,15 +409,30 @@ func (w *interaction) offer(ctx workflow.Context) (activities.OfferResult, error
 
 // ring waits for the offered agent's answer, the end of the ring (before the
 // reservation lapses, so an offer never outlives its slot) or the end of the
-// interaction, and settles the offer.
-func (w *interaction) ring(ctx workflow.Context) {
+// interaction, and settles the offer. A queue change meanwhile keeps the offer open
+// when the agent is a member of the new queue and withdraws it otherwise.
+func (w *interaction) ring(ctx workflow.Context) error {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	fired := false
 	timer := workflow.NewTimer(tctx, max(w.st.RingUntil.Sub(workflow.Now(ctx)), time.Millisecond))
 	workflow.Go(ctx, func(ctx workflow.Context) { fired = timer.Get(ctx, nil) == nil })
-	if err := workflow.Await(ctx, func() bool { return fired || w.answer != nil || w.end != nil }); err != nil {
-		return
+	for {
+		if err := workflow.Await(ctx, func() bool { return fired || w.answer != nil || w.end != nil || w.move != nil }); err != nil {
+			return err
+		}
+		if fired || w.answer != nil || w.end != nil {
+			break
+		}
+		w.applyMove(ctx)
+		if w.st.Status != pgstore.InteractionOffered {
+			// Withdrawn: the agent is not in the new queue.
+			if a := w.answer; a != nil && !a.done {
+				a.done, a.err = true, offerNotOpen("the offer was withdrawn: the interaction moved to a queue the agent is not in")
+			}
+			w.answer = nil
+			return nil
+		}
 	}
 	w.deciding = true
 	defer func() { w.deciding = false }()
@@ -318,6 +452,7 @@ func (w *interaction) ring(ctx workflow.Context) {
 		a.done, a.err = true, offerNotOpen("the offer was withdrawn: the interaction ended")
 	}
 	w.answer = nil
+	return nil
 }
 
 // connect confirms the offered agent's reservation as a held slot.
@@ -346,6 +481,7 @@ func (w *interaction) connect(ctx workflow.Context) {
 	w.st.InteractionState, w.st.RingUntil = next, nil
 	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionConnected)))
 	a.done = true
+	w.setVoice(ctx, next.AgentID, routing.VoiceInCall, false)
 }
 
 // release frees the offered agent's slot: the interaction is queued again without
@@ -362,21 +498,33 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
 	}
 	next.Version++
+	// The agent is idle before their slot is freed, so that the bulk assignment
+	// that follows may give them a call at once.
+	w.setVoice(ctx, agent, routing.VoiceIdle, false)
 	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason}})
 	w.st.RingUntil = nil
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueUnset())
 }
 
-// connected waits for the end of a connected interaction.
-func (w *interaction) connected(ctx workflow.Context) {
-	if err := workflow.Await(ctx, func() bool { return w.end != nil }); err != nil {
-		return
+// connected waits for the end of a connected interaction, or for a queue change that
+// takes it from its agent.
+func (w *interaction) connected(ctx workflow.Context) error {
+	for w.st.Status == pgstore.InteractionConnected {
+		if err := workflow.Await(ctx, func() bool { return w.end != nil || w.move != nil }); err != nil {
+			return err
+		}
+		if w.end != nil {
+			w.finish(ctx)
+			return nil
+		}
+		w.applyMove(ctx)
 	}
-	w.finish(ctx)
+	return nil
 }
 
-// finish ends a queued or connected interaction, freeing the agent's slot.
+// finish ends a queued or connected interaction, freeing the agent's slot. An
+// ended call puts its agent in wrap-up first, which wrapUp then waits out.
 func (w *interaction) finish(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
@@ -386,8 +534,99 @@ func (w *interaction) finish(ctx workflow.Context) {
 	}
 	next.EndedAt, next.EndReason = &now, w.end.Reason
 	next.Version++
+	if next.Status == pgstore.InteractionEnded && w.tracksVoice(ctx) {
+		// Wrapping does not hold the voice slot: the bulk assignment that follows
+		// the release may give the agent another call during the wrap-up.
+		if res, ok := w.setVoice(ctx, next.AgentID, routing.VoiceWrapping, false); ok {
+			until := now.Add(res.WrapUp)
+			w.st.WrapUpUntil = &until
+		}
+	}
 	w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next})
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+}
+
+// wrapUp waits out the agent's wrap-up after an ended call (a durable timer), then
+// makes the agent idle and gives them the waiting interactions they should take.
+func (w *interaction) wrapUp(ctx workflow.Context) error {
+	if w.st.WrapUpUntil == nil {
+		return nil
+	}
+	if d := w.st.WrapUpUntil.Sub(workflow.Now(ctx)); d > 0 {
+		if err := workflow.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	w.setVoice(ctx, w.st.AgentID, routing.VoiceIdle, true)
+	return nil
+}
+
+// applyMove settles the pending queue change in whatever state the interaction is.
+// An activity checks the queue and whether the agent the interaction rings on or is
+// held by is a member of it, and writes the state that follows: kept, or (not a
+// member) queued again, the offer withdrawn or the agent unassigned and excluded, as
+// an agent who had it is not offered it again. Then the agent's slot is freed (and
+// bulk assignment runs for them); the main loop offers it in the new queue.
+func (w *interaction) applyMove(ctx workflow.Context) {
+	m := w.move
+	defer func() { w.move, m.done = nil, true }()
+	if !w.st.Status.Active() || w.end != nil {
+		m.err = interactionOver(w.st.Status)
+		return
+	}
+	if m.in.QueueID == w.st.QueueID {
+		return
+	}
+	now := workflow.Now(ctx)
+	kept := w.st.InteractionState
+	kept.Version++
+	change := pgstore.QueueChange{QueueID: m.in.QueueID,
+		Kept: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: kept}}
+	agent := ""
+	switch w.st.Status {
+	case pgstore.InteractionOffered:
+		agent = w.st.OfferedAgentID
+		next := kept
+		next.Status, next.OfferedAgentID = pgstore.InteractionQueued, ""
+		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+			Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: pgstore.OfferReleased, RespondedAt: now,
+				Reason: "the interaction moved to a queue the agent is not in"}}
+	case pgstore.InteractionConnected:
+		agent = w.st.AgentID
+		next := kept
+		next.Status, next.AgentID, next.ConnectedAt = pgstore.InteractionQueued, "", nil
+		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
+		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next}
+	}
+	change.AgentID = agent
+	req := activities.MoveRequest{Change: change}
+	if !w.enqueued {
+		req.Enqueue = &w.st.Interaction
+	}
+	var res activities.MoveResult
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(activityOptions(ctx), a.MoveInteraction, req).Get(ctx, &res); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeUnknownQueue {
+			m.err = temporal.NewNonRetryableApplicationError("no such queue in this tenant", ErrTypeUnknownQueue, nil)
+			return
+		}
+		workflow.GetLogger(ctx).Error("queue change failed", "queue", m.in.QueueID, "error", err)
+		m.err = temporal.NewApplicationError("the queue change failed; try again", "QueueChangeFailed")
+		return
+	}
+	w.enqueued = true
+	w.st.QueueID = m.in.QueueID
+	w.upsert(ctx, QueueIDKey.ValueSet(m.in.QueueID))
+	if agent == "" || res.Member {
+		w.st.InteractionState = kept
+		return
+	}
+	u := *change.Unassigned
+	w.setVoice(ctx, agent, routing.VoiceIdle, false)
+	w.releaseSlot(ctx, agent, u)
+	w.st.RingUntil = nil
+	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionQueued)), AgentIDKey.ValueUnset())
 }
 
 // releaseSlot runs ReleaseSlot, which also gives the freed agent the waiting
@@ -404,10 +643,55 @@ func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.
 	w.st.InteractionState = u.State
 }
 
-// takeHints takes every wake-up received so far and returns their agents, once
-// each, sorted.
+// tracksVoice reports whether this run keeps its agent's voice sub-state: calls
+// only, and only runs whose history says so (see voiceChange).
+func (w *interaction) tracksVoice(ctx workflow.Context) bool {
+	if w.st.Channel != routing.Voice {
+		return false
+	}
+	if w.voice == nil {
+		on := workflow.GetVersion(ctx, voiceChange, workflow.DefaultVersion, 1) >= 1
+		w.voice = &on
+	}
+	return *w.voice
+}
+
+// setVoice sets the agent's voice sub-state for this call in presence (from the
+// workflow's state, so a retried or replayed step sets the same) and tells the
+// agent's session workflow, dated by the presence clock; offerWaiting then runs bulk
+// assignment for the agent. It reports false when nothing was set.
+func (w *interaction) setVoice(ctx workflow.Context, agent string, state routing.VoiceState, offerWaiting bool) (activities.VoiceResult, bool) {
+	var res activities.VoiceResult
+	if agent == "" || !w.tracksVoice(ctx) {
+		return res, false
+	}
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.SetAgentVoice, activities.VoiceRequest{
+		TenantID: w.st.TenantID, AgentID: agent, InteractionID: w.st.ID, State: state, OfferWaiting: offerWaiting,
+	}).Get(ctx, &res)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("voice state not set", "agent", agent, "state", state, "error", err)
+		return res, false
+	}
+	if res.Session == 0 {
+		return res, true // the agent never logged in: no session to tell
+	}
+	sent := workflow.SignalExternalWorkflow(ctx, AgentSessionWorkflowID(w.st.TenantID, agent), "", AgentVoiceSignal,
+		AgentVoiceChange{Session: res.Session, State: res.State, At: res.At})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if err := sent.Get(ctx, nil); err != nil {
+			// The session ended: its durations are final.
+			workflow.GetLogger(ctx).Info("agent session not told of the voice state", "agent", agent, "error", err)
+		}
+	})
+	return res, true
+}
+
+// takeHints takes every wake-up received so far (and those carried over from the
+// previous run) and returns their agents, once each, sorted.
 func (w *interaction) takeHints() []string {
-	var out []string
+	out := w.hints
+	w.hints = nil
 	for {
 		var v AgentAvailable
 		if !w.wake.ReceiveAsync(&v) {
@@ -492,8 +776,8 @@ func (w *interaction) validateEnd(in EndInput) error {
 	switch {
 	case in.TenantID != st.TenantID:
 		return notFound()
-	case st.Status == pgstore.InteractionEnded || st.Status == pgstore.InteractionAbandoned:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the interaction is already %s", st.Status), ErrTypeInteractionOver, nil)
+	case !st.Status.Active():
+		return interactionOver(st.Status)
 	case in.AgentID != "" && (st.Status != pgstore.InteractionConnected || st.AgentID != in.AgentID):
 		return temporal.NewNonRetryableApplicationError("agents may end only an interaction they hold", ErrTypeNotYourInteraction, nil)
 	}
@@ -512,6 +796,53 @@ func (w *interaction) onEnd(ctx workflow.Context, in EndInput) (*InteractionStat
 	return w.snapshot(), nil
 }
 
+// validateChangeQueue admits a queue change of an interaction that is not over and
+// not ending; an agent may move only an interaction they hold. Whether the queue
+// exists is the API's to check (and the move's, which refuses an unknown queue with
+// nothing changed).
+func (w *interaction) validateChangeQueue(in ChangeQueueInput) error {
+	st := &w.st
+	switch {
+	case in.TenantID != st.TenantID:
+		return notFound()
+	case !st.Status.Active():
+		return interactionOver(st.Status)
+	case w.end != nil:
+		return temporal.NewNonRetryableApplicationError("the interaction is ending", ErrTypeInteractionOver, nil)
+	case in.AgentID != "" && (st.Status != pgstore.InteractionConnected || st.AgentID != in.AgentID):
+		return temporal.NewNonRetryableApplicationError("agents may move only an interaction they hold", ErrTypeNotYourInteraction, nil)
+	case uuid.Validate(in.QueueID) != nil:
+		return temporal.NewNonRetryableApplicationError("the queue must be a queue ID", ErrTypeUnknownQueue, nil)
+	}
+	return nil
+}
+
+// onChangeQueue hands the queue change to the main loop, one at a time and never
+// while an offer is being made (whose queue is decided then), and waits until it is
+// settled. It answers the interaction as it is afterwards.
+func (w *interaction) onChangeQueue(ctx workflow.Context, in ChangeQueueInput) (*InteractionState, error) {
+	if err := workflow.Await(ctx, func() bool { return w.move == nil && !w.offering }); err != nil {
+		return nil, err
+	}
+	// The interaction may have moved on while this change waited its turn.
+	if err := w.validateChangeQueue(in); err != nil {
+		return nil, err
+	}
+	if in.QueueID == w.st.QueueID {
+		return w.snapshot(), nil
+	}
+	m := &queueMove{in: in}
+	w.move = m
+	if err := workflow.Await(ctx, func() bool { return m.done }); err != nil {
+		return nil, err
+	}
+	if m.err != nil {
+		return nil, m.err
+	}
+	workflow.GetLogger(ctx).Info("queue changed", "queue", in.QueueID, "actor", in.ActorID, "status", w.st.Status)
+	return w.snapshot(), nil
+}
+
 func (w *interaction) snapshot() *InteractionState {
 	st := w.st
 	return &st
@@ -519,6 +850,10 @@ func (w *interaction) snapshot() *InteractionState {
 
 func notFound() error {
 	return temporal.NewNonRetryableApplicationError("no such interaction in this tenant", ErrTypeInteractionNotFound, nil)
+}
+
+func interactionOver(status pgstore.InteractionStatus) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the interaction is already %s", status), ErrTypeInteractionOver, nil)
 }
 
 func offerNotOpen(msg string) error {

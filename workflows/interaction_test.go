@@ -30,12 +30,15 @@ const (
 )
 
 // desk drives one Interaction run with mocked activities. The mocked
-// OfferInteraction offers to the first agent of ready who is not excluded; the
-// other activities record what they were asked.
+// OfferInteraction offers to the first agent of ready who is not excluded and is a
+// member of the interaction's queue; the other activities record what they were
+// asked, and every activity and signal to an agent's session is also written to log
+// in order.
 type desk struct {
 	t     *testing.T
 	env   *testsuite.TestWorkflowEnvironment
 	start time.Time
+	input workflows.InteractionInput
 
 	mu       sync.Mutex
 	ready    []string
@@ -43,16 +46,42 @@ type desk struct {
 	offerAt  []time.Duration
 	confirms []activities.ConfirmRequest
 	releases []activities.ReleaseRequest
+	voices   []activities.VoiceRequest
+	voiceAt  []time.Duration
+	moves    []activities.MoveRequest
+	signals  []sessionSignal
+	log      []string
 	// lapsed makes ConfirmOffer report a lapsed reservation once.
 	lapsed bool
 	// freed is what ReleaseSlot answers: the interactions bulk assignment woke.
-	freed   []string
-	updates int
+	freed []string
+	// members lists the agents of the queues that are not everyone's; a queue
+	// that is neither here nor the interaction's first queue does not exist.
+	members map[string][]string
+	// manual queues do not assign automatically.
+	manual map[string]bool
+	// wrapUp is the agent's wrap-up time SetAgentVoice reports.
+	wrapUp time.Duration
+	// offerErrors is how many offers fail for good, from the first.
+	offerErrors int
+	// queueAttrs are the values the QueueId search attribute was set to.
+	queueAttrs []string
+	updates    int
 }
+
+// sessionSignal is a voice change told to an agent's session workflow.
+type sessionSignal struct {
+	workflowID string
+	change     workflows.AgentVoiceChange
+}
+
+// presenceSession is the presence session SetAgentVoice reports.
+const presenceSession = 1740819600000
 
 func newDesk(t *testing.T, ready ...string) *desk {
 	var suite testsuite.WorkflowTestSuite
-	d := &desk{t: t, env: suite.NewTestWorkflowEnvironment(), ready: ready}
+	d := &desk{t: t, env: suite.NewTestWorkflowEnvironment(), ready: ready, input: interactionInput(),
+		members: map[string][]string{}, manual: map[string]bool{}}
 	d.start = d.env.Now()
 	d.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.InteractionWorkflowID(interactionID)})
 	var a *activities.Activities
@@ -61,9 +90,19 @@ func newDesk(t *testing.T, ready ...string) *desk {
 		defer d.mu.Unlock()
 		d.offers = append(d.offers, in)
 		d.offerAt = append(d.offerAt, d.env.Now().Sub(d.start))
+		if d.offerErrors > 0 {
+			d.offerErrors--
+			return activities.OfferResult{}, temporal.NewNonRetryableApplicationError("refused", activities.ErrTypeInvalidInteraction, nil)
+		}
 		res := activities.OfferResult{QueueID: in.Interaction.QueueID, RingTimeout: ring, Considered: len(d.ready)}
+		if d.manual[in.Interaction.QueueID] {
+			res.Manual = true
+			return res, nil
+		}
+		members, limited := d.members[in.Interaction.QueueID]
 		for _, agent := range d.ready {
-			if !slices.Contains(in.Interaction.ExcludedAgents, agent) {
+			if !slices.Contains(in.Interaction.ExcludedAgents, agent) && (!limited || slices.Contains(members, agent)) {
+				d.log = append(d.log, "offer "+agent)
 				res.Offered, res.AgentID, res.OfferedAt, res.RingUntil, res.Eligible = true, agent, d.env.Now(), d.env.Now().Add(ring), 1
 				break
 			}
@@ -84,12 +123,59 @@ func newDesk(t *testing.T, ready ...string) *desk {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.releases = append(d.releases, in)
+		d.log = append(d.log, "release "+in.AgentID+" "+string(in.Update.State.Status))
 		if in.AgentID == "" {
 			return nil, nil
 		}
 		return d.freed, nil
 	})
+	d.env.OnActivity(a.SetAgentVoice, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.VoiceRequest) (activities.VoiceResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.voices = append(d.voices, in)
+		d.voiceAt = append(d.voiceAt, d.env.Now().Sub(d.start))
+		d.log = append(d.log, fmt.Sprintf("voice %s %s", in.AgentID, voiceName(in.State)))
+		res := activities.VoiceResult{State: in.State, Session: presenceSession, At: d.env.Now()}
+		if in.State == routing.VoiceWrapping {
+			res.WrapUp = d.wrapUp
+		}
+		return res, nil
+	})
+	d.env.OnActivity(a.MoveInteraction, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MoveRequest) (activities.MoveResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.moves = append(d.moves, in)
+		c := in.Change
+		members, limited := d.members[c.QueueID]
+		if !limited && c.QueueID != d.input.QueueID && !d.manual[c.QueueID] {
+			return activities.MoveResult{}, temporal.NewNonRetryableApplicationError("no such queue", activities.ErrTypeUnknownQueue, nil)
+		}
+		member := c.AgentID == "" || !limited || slices.Contains(members, c.AgentID)
+		d.log = append(d.log, fmt.Sprintf("move %s member %v", c.QueueID, member))
+		return activities.MoveResult{Member: member}, nil
+	})
+	d.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(workflows.QueueIDKey); ok {
+			d.queueAttrs = append(d.queueAttrs, v)
+		}
+	}).Return(nil)
+	d.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, workflows.AgentVoiceSignal, mock.Anything).Return(
+		func(_, workflowID, _, _ string, arg any) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			c := arg.(workflows.AgentVoiceChange)
+			d.signals = append(d.signals, sessionSignal{workflowID: workflowID, change: c})
+			d.log = append(d.log, "tell "+voiceName(c.State))
+			return nil
+		})
 	return d
+}
+
+func voiceName(v routing.VoiceState) string {
+	if v == routing.VoiceIdle {
+		return "idle"
+	}
+	return string(v)
 }
 
 func interactionInput() workflows.InteractionInput {
@@ -145,7 +231,7 @@ func (d *desk) signal(at time.Duration, agent string) {
 
 func (d *desk) run() *workflows.InteractionState {
 	d.t.Helper()
-	d.env.ExecuteWorkflow(workflows.Interaction, interactionInput())
+	d.env.ExecuteWorkflow(workflows.Interaction, d.input)
 	if !d.env.IsWorkflowCompleted() {
 		d.t.Fatal("workflow did not complete")
 	}
