@@ -46,12 +46,14 @@ const (
 func (s *Server) registerInteractions(v1 *echo.Group) {
 	creators := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleIntegration)
 	agent := requireRole(pgstore.RoleAgent)
+	movers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleAgent)
 	v1.POST("/interactions", s.createInteraction, s.authenticate, creators)
 	v1.GET("/interactions", s.listInteractions, s.authenticate)
 	v1.GET("/interactions/:id", s.getInteraction, s.authenticate)
 	v1.POST("/interactions/:id/accept", s.acceptInteraction, s.authenticate, agent)
 	v1.POST("/interactions/:id/reject", s.rejectInteraction, s.authenticate, agent)
 	v1.POST("/interactions/:id/end", s.endInteraction, s.authenticate)
+	v1.POST("/interactions/:id/queue", s.changeInteractionQueue, s.authenticate, movers)
 }
 
 // NewInteraction is an inbound interaction as a channel or CRM reports it.
@@ -446,6 +448,45 @@ func (s *Server) endInteraction(c echo.Context) error {
 	return s.updateInteraction(c, workflows.EndUpdate, end)
 }
 
+// queueChange is the body of a queue change.
+type queueChange struct {
+	QueueID string `json:"queueId"`
+}
+
+// changeInteractionQueue moves an interaction to another queue: its agent keeps it
+// when they work the new queue, otherwise it is offered there. The queue is checked
+// here, so an unknown one never reaches the workflow; the workflow checks it again
+// as it moves, against a queue deleted meanwhile.
+func (s *Server) changeInteractionQueue(c echo.Context) error {
+	var in queueChange
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	in.QueueID = strings.TrimSpace(in.QueueID)
+	if in.QueueID == "" {
+		return &pgstore.ValidationError{Field: "queueId", Message: "is required"}
+	}
+	if _, err := uuid.Parse(c.Param("id")); err != nil {
+		return errNotFound("no such interaction")
+	}
+	p := principal(c)
+	if _, err := s.store.GetAssignmentQueue(c.Request().Context(), p.TenantID, in.QueueID); err != nil {
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return errUnknownQueue()
+		}
+		return err
+	}
+	move := workflows.ChangeQueueInput{TenantID: p.TenantID, ActorID: p.UserID, QueueID: in.QueueID}
+	if p.Role == pgstore.RoleAgent {
+		move.AgentID = p.UserID
+	}
+	return s.updateInteraction(c, workflows.ChangeQueueUpdate, move)
+}
+
+func errUnknownQueue() *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Field: "queueId", Message: "no such queue"}
+}
+
 // updateInteraction runs an update of the interaction workflow and answers its
 // result, or its refusal in the documented error format.
 func (s *Server) updateInteraction(c echo.Context, name string, arg any) error {
@@ -488,6 +529,8 @@ func (s *Server) interactionError(ctx context.Context, tenantID, id string, err 
 			return &Error{Status: http.StatusConflict, Code: CodeOfferNotOpen, Message: app.Message()}
 		case workflows.ErrTypeInteractionOver:
 			return &Error{Status: http.StatusConflict, Code: CodeInteractionOver, Message: app.Message()}
+		case workflows.ErrTypeUnknownQueue:
+			return errUnknownQueue()
 		}
 	case errors.As(err, &notFound):
 		// No such workflow, or it completed: the read model tells which.
