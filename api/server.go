@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"switchboard/dispatch"
+	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/telemetry"
@@ -33,6 +35,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Wake signals an interaction that bulk assignment reserved an agent for it.
 	Wake dispatch.Wake
+	// Events is the realtime feed behind GET /v1/events.
+	Events *events.Feed
 }
 
 // Server is the HTTP API.
@@ -45,6 +49,11 @@ type Server struct {
 	logger   *slog.Logger
 	dispatch *dispatch.Dispatcher
 	wake     dispatch.Wake
+	events   *events.Feed
+	// closing is closed when Serve begins to shut down, which ends event streams
+	// (they would otherwise hold the drain until its deadline).
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the API with all routes.
@@ -53,7 +62,8 @@ func New(cfg Config) *Server {
 	e.HideBanner = true
 	e.HidePort = true
 	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger,
-		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence}, wake: cfg.Wake}
+		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence}, wake: cfg.Wake,
+		events: cfg.Events, closing: make(chan struct{})}
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -87,6 +97,7 @@ func New(cfg Config) *Server {
 	s.registerACD(v1)
 	s.registerSessions(v1)
 	s.registerInteractions(v1)
+	s.registerEvents(v1)
 	return s
 }
 
@@ -117,6 +128,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	s.closeOnce.Do(func() { close(s.closing) })
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

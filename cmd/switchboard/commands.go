@@ -21,6 +21,7 @@ import (
 	"switchboard/activities"
 	"switchboard/api"
 	"switchboard/dispatch"
+	"switchboard/events"
 	"switchboard/media"
 	"switchboard/pgstore"
 	"switchboard/presence"
@@ -41,9 +42,18 @@ type stack struct {
 	store    *pgstore.Store
 	redis    *redis.Client
 	presence *presence.Store
-	temporal client.Client
-	registry *prometheus.Registry
+	// feedRedis is the realtime feed's own connection pool: each tenant an API
+	// process streams holds one connection in a blocking read, which must not
+	// starve presence of connections.
+	feedRedis *redis.Client
+	events    *events.Feed
+	temporal  client.Client
+	registry  *prometheus.Registry
 }
+
+// feedPoolSize bounds the realtime feed's Redis connections per process: one per
+// tenant with open streams (connections are opened as needed).
+const feedPoolSize = 512
 
 // agentsCacheTTL is how long the worker keeps a queue's agents and their settings
 // for its decisions (dispatch.Dispatcher.AgentsTTL).
@@ -58,7 +68,7 @@ func (s *stack) activities() *activities.Activities {
 // api is the HTTP API over the stack's connections.
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
-		Registry: s.registry, Wake: s.wake})
+		Registry: s.registry, Wake: s.wake, Events: s.events})
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.
@@ -79,6 +89,9 @@ func (s *stack) close() {
 	if s.redis != nil {
 		s.redis.Close()
 	}
+	if s.feedRedis != nil {
+		s.feedRedis.Close()
+	}
 	if s.pool != nil {
 		s.pool.Close()
 	}
@@ -95,6 +108,14 @@ func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr
 		return nil, err
 	}
 	if s.presence, err = presence.New(s.redis, presence.Options{Prefix: presence.DefaultPrefix, HeartbeatTTL: cfg.HeartbeatTTL}); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.feedRedis, err = connectRedisPool(ctx, cfg.RedisURL, feedPoolSize); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.events, err = events.New(s.feedRedis, events.Options{}); err != nil {
 		s.close()
 		return nil, err
 	}

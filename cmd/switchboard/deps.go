@@ -51,9 +51,18 @@ func checkPostgres(ctx context.Context, url string) error {
 }
 
 func connectRedis(ctx context.Context, url string) (*redis.Client, error) {
+	return connectRedisPool(ctx, url, 0)
+}
+
+// connectRedisPool is connectRedis with a pool of poolSize connections (0: the
+// URL's pool_size, else go-redis's default of ten per CPU).
+func connectRedisPool(ctx context.Context, url string, poolSize int) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("SWITCHBOARD_REDIS_URL: %w", err)
+	}
+	if poolSize > 0 {
+		opts.PoolSize = poolSize
 	}
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
