@@ -28,6 +28,8 @@
 //	<prefix>:{<tenant>}:ix:<interaction>    STRING "R|<agent>|<channel>|<deadline>" (reserved) or
 //	                                               "H|<agent>|<channel>|<since>" (held)
 //	<prefix>:{<tenant>}:agents              SET    every agent that has presence or slots
+//	<prefix>:{<tenant>}:ready               HASH   agent → ready entry, for each agent logged in
+//	                                               in an Available-group status (see below)
 //
 // The prefix defaults to "switchboard" (Options.Prefix); tests use a random one.
 // The ix key is the single owner record of an interaction: it names at most one
@@ -57,6 +59,22 @@
 //     and the ix key only when it names this agent; repeating it is a no-op.
 //   - Login, Heartbeat, SetStatus, Logout and LogoutExpired read and write the
 //     presence hash and the alive set together.
+//   - Every script that changes an agent's presence or slots rewrites that
+//     agent's ready entry in the same step (or removes it), so the ready
+//     index never disagrees with them; Audit checks that it does not.
+//
+// # Ready index
+//
+// Assignment reads every agent who may take new work on each decision, so
+// what it reads must not grow with anything else. The ready hash holds one
+// entry per agent logged in in an Available-group status — agents on a break,
+// busy or logged out have none — each a single string with what routing
+// needs: the heartbeat deadline, the last-assigned time, the voice state and,
+// per channel with live slots, the number held and each reservation's
+// deadline. Ready reads the whole hash in one command. Heartbeats and
+// reservations lapse without any script running, so a reader judges both
+// against the server time as Snapshot does: a lapsed session is left out, a
+// lapsed reservation not counted. Rebuild recomputes every agent's entry.
 //
 // # Heartbeats
 //
@@ -72,7 +90,8 @@
 // Redis is never the only copy of what must survive: held interactions live in
 // PostgreSQL and in the interaction workflows. After Redis is flushed (or to
 // repair drift), Rebuild restores the held slots from an authoritative list,
-// and can prune held slots that list does not contain. Presence is not
+// and can prune held slots that list does not contain, and recomputes the
+// ready index of every agent of the tenant. Presence is not
 // rebuilt: desktops get ErrNotLoggedIn on their next heartbeat and log in
 // again. Live reservations are not rebuilt either: they are at most one ring
 // timeout long, and the workflow that made one re-offers when its offer fails.

@@ -177,7 +177,7 @@ func (s *Store) Login(ctx context.Context, tenant, agent string, in LoginInput) 
 		st = routing.Status{Name: routing.StatusAvailable, Group: routing.GroupAvailable}
 	}
 	r, err := s.runPresence(ctx, "login", agent, loginScript,
-		[]string{k.agent(agent), k.alive(), k.agents()},
+		[]string{k.agent(agent), k.alive(), k.agents(), k.slots(agent), k.ready()},
 		agent, st.Name, string(st.Group), in.Campaign, durationMS(s.ttl))
 	if err != nil {
 		return LoginResult{}, err
@@ -199,7 +199,7 @@ func (s *Store) Heartbeat(ctx context.Context, tenant, agent string) (Presence, 
 		return Presence{}, err
 	}
 	r, err := s.runPresence(ctx, "heartbeat", agent, heartbeatScript,
-		[]string{k.agent(agent), k.alive()}, agent, durationMS(s.ttl))
+		[]string{k.agent(agent), k.alive(), k.slots(agent), k.ready()}, agent, durationMS(s.ttl))
 	if err != nil {
 		return Presence{}, err
 	}
@@ -217,7 +217,7 @@ func (s *Store) SetStatus(ctx context.Context, tenant, agent string, st routing.
 		return Presence{}, err
 	}
 	r, err := s.runPresence(ctx, "set status", agent, setStatusScript,
-		[]string{k.agent(agent)}, st.Name, string(st.Group))
+		[]string{k.agent(agent), k.slots(agent), k.ready()}, st.Name, string(st.Group), agent)
 	if err != nil {
 		return Presence{}, err
 	}
@@ -236,7 +236,8 @@ func (s *Store) SetVoiceState(ctx context.Context, tenant, agent string, v routi
 	if !v.Valid() {
 		return Presence{}, fmt.Errorf("%w: unknown voice state %q", ErrInvalid, v)
 	}
-	r, err := s.runPresence(ctx, "set voice state", agent, setVoiceScript, []string{k.agent(agent)}, string(v))
+	r, err := s.runPresence(ctx, "set voice state", agent, setVoiceScript,
+		[]string{k.agent(agent), k.slots(agent), k.ready()}, string(v), agent)
 	return r.p, err
 }
 
@@ -265,7 +266,7 @@ func (s *Store) logout(ctx context.Context, tenant, agent string, force bool) (P
 		f = "1"
 	}
 	r, err := s.runPresence(ctx, "logout", agent, logoutScript,
-		[]string{k.agent(agent), k.alive(), k.slots(agent)}, agent, f)
+		[]string{k.agent(agent), k.alive(), k.slots(agent), k.ready()}, agent, f)
 	if err != nil {
 		return Presence{}, err
 	}
@@ -325,7 +326,7 @@ func (s *Store) LogoutExpired(ctx context.Context, tenant, agent string, session
 		return false, err
 	}
 	r, err := s.runPresence(ctx, "logout expired", agent, logoutExpiredScript,
-		[]string{k.agent(agent), k.alive()}, agent, strconv.FormatInt(session, 10))
+		[]string{k.agent(agent), k.alive(), k.slots(agent), k.ready()}, agent, strconv.FormatInt(session, 10))
 	if err != nil {
 		return false, err
 	}
@@ -333,9 +334,8 @@ func (s *Store) LogoutExpired(ctx context.Context, tenant, agent string, session
 }
 
 // Online lists the agents of the tenant with a live session (logged in, heartbeat
-// not lapsed), sorted, whatever their status. Routing narrows its candidates to these
-// before reading anything else about them, so the cost of a decision follows the
-// agents at work, not every agent ever configured.
+// not lapsed), sorted, whatever their status. Assignment reads Ready instead: only
+// the agents who may take new work, with their state, in one command.
 func (s *Store) Online(ctx context.Context, tenant string) ([]string, error) {
 	k, err := s.keys(tenant)
 	if err != nil {

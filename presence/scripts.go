@@ -30,6 +30,31 @@ local function reply(code, a, b, key, now)
   for i = 1, #FIELDS do out[4 + i] = v[i] or '' end
   return out
 end
+local function ready_entry(hkey, skey, agent, now)
+  local h = redis.call('HMGET', hkey, 'on', 'group', 'deadline', 'la', 'voice')
+  if h[1] ~= '1' or h[2] ~= '$AVAILABLE' then return nil end
+  local e = {agent, h[3] or '0', h[4] or '0', h[5] or ''}
+  local held, res, chs = {}, {}, {}
+  local z = redis.call('ZRANGEBYSCORE', skey, '(' .. fmt(now), '+inf', 'WITHSCORES')
+  for i = 1, #z, 2 do
+    local ch = string.match(z[i], '^([^|]*)|') or ''
+    if not held[ch] then
+      held[ch], res[ch] = 0, {}
+      chs[#chs + 1] = ch
+    end
+    if z[i + 1] == 'inf' then held[ch] = held[ch] + 1 else res[ch][#res[ch] + 1] = z[i + 1] end
+  end
+  for _, ch in ipairs(chs) do
+    local part = ch .. ':' .. fmt(held[ch])
+    if #res[ch] > 0 then part = part .. ':' .. table.concat(res[ch], ':') end
+    e[#e + 1] = part
+  end
+  return table.concat(e, '|')
+end
+local function sync_ready(hkey, skey, rkey, agent, now)
+  local e = ready_entry(hkey, skey, agent, now)
+  if e then redis.call('HSET', rkey, agent, e) else redis.call('HDEL', rkey, agent) end
+end
 `
 
 // presenceFields mirrors FIELDS in the prelude, in the same order.
@@ -46,10 +71,10 @@ func script(body string) *redis.Script {
 		"$RINGING", string(routing.VoiceRinging),
 		"$IN_CALL", string(routing.VoiceInCall),
 	)
-	return redis.NewScript(prelude + r.Replace(body))
+	return redis.NewScript(r.Replace(prelude + body))
 }
 
-// KEYS: agent hash, alive, agents. ARGV: agent, status, group, campaign, ttl ms.
+// KEYS: agent hash, alive, agents, slots, ready. ARGV: agent, status, group, campaign, ttl ms.
 // A live session is resumed (same session, new status and campaign); anything
 // else starts a new session, whose ID is the login time in ms (bumped past the
 // previous one, so IDs only grow even across a flush). A session that had
@@ -74,10 +99,11 @@ else
 end
 redis.call('ZADD', KEYS[2], dl, agent)
 redis.call('SADD', KEYS[3], agent)
+sync_ready(KEYS[1], KEYS[4], KEYS[5], agent, now)
 return reply(code, a, b, KEYS[1], now)
 `)
 
-// KEYS: agent hash, alive. ARGV: agent, ttl ms.
+// KEYS: agent hash, alive, slots, ready. ARGV: agent, ttl ms.
 var heartbeatScript = script(`
 local now = now_ms()
 local h = redis.call('HMGET', KEYS[1], 'on', 'deadline')
@@ -86,11 +112,13 @@ if (tonumber(h[2]) or 0) <= now then return reply('expired', '', '', KEYS[1], no
 local dl = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'hb', fmt(now), 'deadline', fmt(dl))
 redis.call('ZADD', KEYS[2], dl, ARGV[1])
+sync_ready(KEYS[1], KEYS[3], KEYS[4], ARGV[1], now)
 return reply('ok', '', '', KEYS[1], now)
 `)
 
-// KEYS: agent hash. ARGV: status, group. The change time moves only when the
-// status really changes, so repeating a request does not reset durations.
+// KEYS: agent hash, slots, ready. ARGV: status, group, agent. The change time
+// moves only when the status really changes, so repeating a request does not
+// reset durations.
 var setStatusScript = script(`
 local now = now_ms()
 local h = redis.call('HMGET', KEYS[1], 'on', 'deadline', 'status', 'group')
@@ -98,19 +126,22 @@ if h[1] ~= '1' then return reply('not_logged_in', '', '', KEYS[1], now) end
 if (tonumber(h[2]) or 0) <= now then return reply('expired', '', '', KEYS[1], now) end
 if h[3] ~= ARGV[1] or h[4] ~= ARGV[2] then
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'group', ARGV[2], 'changed', fmt(now))
+  sync_ready(KEYS[1], KEYS[2], KEYS[3], ARGV[3], now)
 end
 return reply('ok', '', '', KEYS[1], now)
 `)
 
-// KEYS: agent hash. ARGV: voice state. Not gated on login: call events keep
-// arriving from media even when the desktop's heartbeat has lapsed.
+// KEYS: agent hash, slots, ready. ARGV: voice state, agent. Not gated on login:
+// call events keep arriving from media even when the desktop's heartbeat has
+// lapsed.
 var setVoiceScript = script(`
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'voice', ARGV[1])
+sync_ready(KEYS[1], KEYS[2], KEYS[3], ARGV[2], now)
 return reply('ok', '', '', KEYS[1], now)
 `)
 
-// KEYS: agent hash, alive, slots. ARGV: agent, force (1/0).
+// KEYS: agent hash, alive, slots, ready. ARGV: agent, force (1/0).
 var logoutScript = script(`
 local now = now_ms()
 if redis.call('HGET', KEYS[1], 'on') ~= '1' then return reply('not_logged_in', '', '', KEYS[1], now) end
@@ -119,10 +150,11 @@ if ARGV[2] ~= '1' and redis.call('ZCOUNT', KEYS[3], '(' .. fmt(now), '+inf') > 0
 end
 redis.call('HSET', KEYS[1], 'on', '0', 'status', '$OFFLINE', 'group', '$UNAVAILABLE', 'changed', fmt(now))
 redis.call('ZREM', KEYS[2], ARGV[1])
+sync_ready(KEYS[1], KEYS[3], KEYS[4], ARGV[1], now)
 return reply('ok', '', '', KEYS[1], now)
 `)
 
-// KEYS: agent hash, alive. ARGV: agent, session. Logs out only that session
+// KEYS: agent hash, alive, slots, ready. ARGV: agent, session. Logs out only that session
 // and only if its heartbeat has lapsed; the change is dated at the deadline,
 // when the agent stopped being present.
 var logoutExpiredScript = script(`
@@ -132,6 +164,7 @@ if h[1] ~= '1' or h[2] ~= ARGV[2] then return reply('stale', '', '', KEYS[1], no
 if (tonumber(h[3]) or 0) > now then return reply('live', '', '', KEYS[1], now) end
 redis.call('HSET', KEYS[1], 'on', '0', 'status', '$OFFLINE', 'group', '$UNAVAILABLE', 'changed', h[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+sync_ready(KEYS[1], KEYS[3], KEYS[4], ARGV[1], now)
 return reply('ok', '', '', KEYS[1], now)
 `)
 
@@ -149,7 +182,7 @@ table.insert(r, 1, fmt(now))
 return r
 `)
 
-// KEYS: agent hash, slots, ix, agents.
+// KEYS: agent hash, slots, ix, agents, ready.
 // ARGV: agent, interaction, channel, capacity, ttl ms, gc ms.
 // Returns {code, deadline}.
 var reserveScript = script(`
@@ -177,37 +210,43 @@ local deadline = now + ttl
 redis.call('ZADD', KEYS[2], deadline, pre .. ix)
 redis.call('SET', KEYS[3], 'R|' .. agent .. '|' .. ch .. '|' .. fmt(deadline), 'PXAT', deadline + gc)
 redis.call('SADD', KEYS[4], agent)
+sync_ready(KEYS[1], KEYS[2], KEYS[5], agent, now)
 return {'ok', fmt(deadline)}
 `)
 
-// KEYS: agent hash, slots, ix. ARGV: agent, interaction, then the member
-// names of the interaction on every channel (to drop stale ones).
+// KEYS: agent hash, slots, ix, ready. ARGV: agent, interaction, then the
+// member names of the interaction on every channel (to drop stale ones).
 // Returns {code, held-since}.
 var confirmScript = script(`
 local now = now_ms()
 local agent = ARGV[1]
+local function done(code, since)
+  sync_ready(KEYS[1], KEYS[2], KEYS[4], agent, now)
+  return {code, since}
+end
 local kind, holder, ch, n = owner(redis.call('GET', KEYS[3]))
-if not kind then redis.call('ZREM', KEYS[2], unpack(ARGV, 3)); return {'missing'} end
-if holder ~= agent then redis.call('ZREM', KEYS[2], unpack(ARGV, 3)); return {'taken'} end
+if not kind then redis.call('ZREM', KEYS[2], unpack(ARGV, 3)); return done('missing') end
+if holder ~= agent then redis.call('ZREM', KEYS[2], unpack(ARGV, 3)); return done('taken') end
 local m = ch .. '|' .. ARGV[2]
 if kind == 'H' then
   redis.call('ZADD', KEYS[2], '+inf', m)
-  return {'held', fmt(n)}
+  return done('held', fmt(n))
 end
 if n <= now then
   redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[2], unpack(ARGV, 3))
-  return {'expired'}
+  return done('expired')
 end
 redis.call('ZADD', KEYS[2], '+inf', m)
 redis.call('SET', KEYS[3], 'H|' .. agent .. '|' .. ch .. '|' .. fmt(now))
 redis.call('HSET', KEYS[1], 'la', fmt(now))
-return {'ok', fmt(now)}
+return done('ok', fmt(now))
 `)
 
-// KEYS: slots, ix. ARGV: agent, then the interaction's member on every channel.
-// Returns 1 when something of this agent's was removed.
+// KEYS: slots, ix, agent hash, ready. ARGV: agent, then the interaction's member
+// on every channel. Returns 1 when something of this agent's was removed.
 var releaseScript = script(`
+local now = now_ms()
 local kind, holder = owner(redis.call('GET', KEYS[2]))
 local freed = 0
 if kind and holder == ARGV[1] then
@@ -215,16 +254,21 @@ if kind and holder == ARGV[1] then
   freed = 1
 end
 if redis.call('ZREM', KEYS[1], unpack(ARGV, 2)) > 0 then freed = 1 end
+sync_ready(KEYS[3], KEYS[1], KEYS[4], ARGV[1], now)
 return freed
 `)
 
-// KEYS: agents. ARGV: key base ("<prefix>:{<tenant>}:"). Returns now, then
-// agent, member, score, owner record for every live slot of the tenant.
+// KEYS: agents, ready. ARGV: key base ("<prefix>:{<tenant>}:"). Returns now,
+// the number of slot records, the number of ready entries, then agent,
+// member, score, owner record for every live slot of the tenant, then agent,
+// on, group, deadline, last assigned, voice and ready entry (empty for none) for
+// every agent of the tenant.
 var auditScript = script(`
 local now = now_ms()
 local base = ARGV[1]
-local out = {fmt(now)}
-for _, a in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+local agents = redis.call('SMEMBERS', KEYS[1])
+local out = {fmt(now), '', fmt(redis.call('HLEN', KEYS[2]))}
+for _, a in ipairs(agents) do
   local ms = redis.call('ZRANGEBYSCORE', base .. 'slots:' .. a, '(' .. fmt(now), '+inf', 'WITHSCORES')
   for i = 1, #ms, 2 do
     local ix = string.match(ms[i], '^[^|]*|(.*)$') or ''
@@ -235,11 +279,19 @@ for _, a in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     out[#out + 1] = v or ''
   end
 end
+out[2] = fmt((#out - 3) / 4)
+for _, a in ipairs(agents) do
+  local h = redis.call('HMGET', base .. 'agent:' .. a, 'on', 'group', 'deadline', 'la', 'voice')
+  out[#out + 1] = a
+  for i = 1, 5 do out[#out + 1] = h[i] or '' end
+  out[#out + 1] = redis.call('HGET', KEYS[2], a) or ''
+end
 return out
 `)
 
-// KEYS: agents. ARGV: key base, pruneBefore ms (0 = no pruning), then agent,
-// interaction, channel, assignedAt ms for each holding. Returns {restored, pruned}.
+// KEYS: agents, ready. ARGV: key base, pruneBefore ms (0 = no pruning), then
+// agent, interaction, channel, assignedAt ms for each holding. Returns
+// {restored, pruned}. The ready index is recomputed for every agent at the end.
 var rebuildScript = script(`
 local now = now_ms()
 local base, prune = ARGV[1], tonumber(ARGV[2])
@@ -287,6 +339,14 @@ if prune > 0 then
       end
     end
   end
+end
+local seen = {}
+for _, a in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  seen[a] = true
+  sync_ready(base .. 'agent:' .. a, base .. 'slots:' .. a, KEYS[2], a, now)
+end
+for _, a in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not seen[a] then sync_ready(base .. 'agent:' .. a, base .. 'slots:' .. a, KEYS[2], a, now) end
 end
 return {restored, pruned}
 `)

@@ -124,7 +124,7 @@ func (s *Store) Reserve(ctx context.Context, tenant, agent, interaction string, 
 		capacity = routing.VoiceCapacity
 	}
 	res, err := reserveScript.Run(ctx, s.rdb,
-		[]string{k.agent(agent), k.slots(agent), k.ix(interaction), k.agents()},
+		[]string{k.agent(agent), k.slots(agent), k.ix(interaction), k.agents(), k.ready()},
 		agent, interaction, string(ch), capacity, durationMS(ttl), durationMS(reservationGC)).StringSlice()
 	if err != nil {
 		return false, fmt.Errorf("presence: reserve %s for agent %s: %w", interaction, agent, err)
@@ -149,7 +149,7 @@ func (s *Store) Confirm(ctx context.Context, tenant, agent, interaction string) 
 	}
 	args := append([]any{agent, interaction}, allMembers(interaction)...)
 	res, err := confirmScript.Run(ctx, s.rdb,
-		[]string{k.agent(agent), k.slots(agent), k.ix(interaction)}, args...).StringSlice()
+		[]string{k.agent(agent), k.slots(agent), k.ix(interaction), k.ready()}, args...).StringSlice()
 	if err != nil {
 		return false, fmt.Errorf("presence: confirm %s for agent %s: %w", interaction, agent, err)
 	}
@@ -169,7 +169,7 @@ func (s *Store) Release(ctx context.Context, tenant, agent, interaction string) 
 		return false, err
 	}
 	args := append([]any{agent}, allMembers(interaction)...)
-	n, err := releaseScript.Run(ctx, s.rdb, []string{k.slots(agent), k.ix(interaction)}, args...).Int()
+	n, err := releaseScript.Run(ctx, s.rdb, []string{k.slots(agent), k.ix(interaction), k.agent(agent), k.ready()}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("presence: release %s for agent %s: %w", interaction, agent, err)
 	}
@@ -356,23 +356,35 @@ func (s *Store) Snapshot(ctx context.Context, tenant string, agents []string) ([
 }
 
 // Audit reads every live slot of the tenant in one atomic step and checks
-// each against its interaction's owner record. It returns the slots ordered
+// each against its interaction's owner record, and every agent's ready-index
+// entry against their presence and live slots. It returns the slots ordered
 // by agent then interaction, and an error wrapping ErrInconsistent if a slot
-// and its owner record disagree (which the scripts never leave behind). Its
-// cost grows with the tenant's agents: it is for auditors, tests and
-// supervisors' consistency checks, not for the assignment path.
+// and its owner record disagree or the ready index does not match presence
+// (which the scripts never leave behind). Its cost grows with the tenant's
+// agents: it is for auditors, tests and supervisors' consistency checks, not
+// for the assignment path.
 func (s *Store) Audit(ctx context.Context, tenant string) ([]Slot, error) {
 	k, err := s.keys(tenant)
 	if err != nil {
 		return nil, err
 	}
-	res, err := auditScript.Run(ctx, s.rdb, []string{k.agents()}, k.base).StringSlice()
+	res, err := auditScript.Run(ctx, s.rdb, []string{k.agents(), k.ready()}, k.base).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("presence: audit tenant %s: %w", tenant, err)
 	}
+	if len(res) < 3 {
+		return nil, fmt.Errorf("presence: audit tenant %s: short reply %v", tenant, res)
+	}
+	now := ms(res[0])
+	nslots, _ := strconv.Atoi(res[1])
+	nready, _ := strconv.Atoi(res[2])
+	if nslots < 0 || 3+4*nslots > len(res) || (len(res)-3-4*nslots)%7 != 0 {
+		return nil, fmt.Errorf("presence: audit tenant %s: reply of %d items for %d slots", tenant, len(res), nslots)
+	}
 	var out []Slot
 	var bad []error
-	for i := 1; i+3 < len(res); i += 4 {
+	bySlotAgent := map[string][]Slot{}
+	for i := 3; i < 3+4*nslots; i += 4 {
 		agent, m, score, rec := res[i], res[i+1], res[i+2], res[i+3]
 		chs, ix, _ := strings.Cut(m, "|")
 		sc, err := strconv.ParseFloat(score, 64)
@@ -385,6 +397,7 @@ func (s *Store) Audit(ctx context.Context, tenant string) ([]Slot, error) {
 			sl.ExpiresAt = timeOf(int64(sc))
 		}
 		out = append(out, sl)
+		bySlotAgent[agent] = append(bySlotAgent[agent], sl)
 		o, ok := parseOwner(rec)
 		switch {
 		case !ok:
@@ -392,6 +405,19 @@ func (s *Store) Audit(ctx context.Context, tenant string) ([]Slot, error) {
 		case o.agent != agent || o.ch != sl.Channel || o.held != sl.Held || (!o.held && float64(o.n) != sc):
 			bad = append(bad, fmt.Errorf("agent %s slot %q (score %s): owner record %q", agent, m, score, rec))
 		}
+	}
+	indexed := 0
+	for i := 3 + 4*nslots; i+6 < len(res); i += 7 {
+		agent, entry := res[i], res[i+6]
+		if entry != "" {
+			indexed++
+		}
+		if err := auditReady(agent, [5]string(res[i+1:i+6]), entry, bySlotAgent[agent], now); err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if indexed != nready {
+		bad = append(bad, fmt.Errorf("the ready index has %d entries, %d of them for agents of the tenant", nready, indexed))
 	}
 	slices.SortFunc(out, func(x, y Slot) int {
 		return cmp.Or(cmp.Compare(x.Agent, y.Agent), cmp.Compare(x.Interaction, y.Interaction))
@@ -411,7 +437,8 @@ func (s *Store) Audit(ctx context.Context, tenant string) ([]Slot, error) {
 // Store.Now before reading the list, so an interaction confirmed while the
 // list was being read is never pruned. Rebuild is one atomic script: run it
 // per tenant. Presence and live reservations are left as they are (see the
-// package documentation).
+// package documentation); every agent's ready entry is recomputed, so the
+// script's cost grows with the tenant's agents.
 func (s *Store) Rebuild(ctx context.Context, tenant string, held []Holding, pruneBefore time.Time) (RebuildResult, error) {
 	k, err := s.keys(tenant)
 	if err != nil {
@@ -444,7 +471,7 @@ func (s *Store) Rebuild(ctx context.Context, tenant string, held []Holding, prun
 		}
 		args = append(args, h.Agent, h.Interaction, string(h.Channel), at)
 	}
-	res, err := rebuildScript.Run(ctx, s.rdb, []string{k.agents()}, args...).Int64Slice()
+	res, err := rebuildScript.Run(ctx, s.rdb, []string{k.agents(), k.ready()}, args...).Int64Slice()
 	if err != nil {
 		return RebuildResult{}, fmt.Errorf("presence: rebuild tenant %s: %w", tenant, err)
 	}

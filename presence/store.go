@@ -109,6 +109,7 @@ func (k keys) slots(a string) string { return k.base + "slots:" + a }
 func (k keys) ix(i string) string    { return k.base + "ix:" + i }
 func (k keys) alive() string         { return k.base + "alive" }
 func (k keys) agents() string        { return k.base + "agents" }
+func (k keys) ready() string         { return k.base + "ready" }
 
 // checkID rejects IDs that would corrupt a key or a stored record: '|'
 // separates fields, braces delimit the hash tag, and spaces or control
