@@ -2,6 +2,7 @@ package routing
 
 import (
 	"cmp"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -194,72 +195,107 @@ const scoreQuantum = 1e9
 // Negative or NaN workloads are treated as 0 and negative unserved times
 // (clock skew) as 0, so the ranking is always a total order.
 func WeightedScores(in []ScoreInput) []Score {
+	f := newField(in)
 	out := make([]Score, len(in))
-	ws := make([]float64, len(in))
-	minW := math.Inf(1)
-	var maxU time.Duration
+	keys := make([]rankKey, len(in))
 	for i, s := range in {
-		w := s.Workload
-		if !(w >= 0) { // also catches NaN
-			w = 0
-		}
-		w = min(w, math.MaxFloat64)
-		ws[i] = w
-		minW = min(minW, w)
-		if !s.NeverAssigned {
-			maxU = max(maxU, s.Unserved)
-		}
+		out[i] = f.score(s)
+		keys[i] = rankOf(s, out[i])
 	}
-	for i, s := range in {
-		sc := Score{AgentID: s.AgentID, Eligible: true, Workload: ws[i], NeverAssigned: s.NeverAssigned}
-		if ws[i] == 0 {
-			sc.WorkloadScore = 1
-		} else {
-			sc.WorkloadScore = minW / ws[i]
-		}
-		u := max(s.Unserved, 0)
-		switch {
-		case s.NeverAssigned:
-			u = maxU
-			sc.UnservedScore = 1
-		case maxU == 0:
-			sc.UnservedScore = 1
-		default:
-			sc.UnservedScore = float64(u) / float64(maxU)
-		}
-		sc.UnservedSeconds = u.Seconds()
-		// Explicit conversions are rounding points: they forbid FMA fusion,
-		// keeping totals identical on every architecture (see package doc).
-		sc.Total = float64(WorkloadWeight*sc.WorkloadScore) + float64(UnservedWeight*sc.UnservedScore)
-		out[i] = sc
-	}
-	unserved := func(i int) time.Duration { return max(in[i].Unserved, 0) }
 	idx := make([]int, len(in))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := cmp.Compare(quantize(out[b].Total), quantize(out[a].Total)); c != 0 {
-			return c
-		}
-		if in[a].NeverAssigned != in[b].NeverAssigned {
-			if in[a].NeverAssigned {
-				return -1
-			}
-			return 1
-		}
-		if !in[a].NeverAssigned {
-			if c := cmp.Compare(unserved(b), unserved(a)); c != 0 {
-				return c
-			}
-		}
-		return strings.Compare(out[a].AgentID, out[b].AgentID)
-	})
+	slices.SortFunc(idx, func(a, b int) int { return compareRank(keys[a], keys[b]) })
 	ranked := make([]Score, len(out))
 	for i, j := range idx {
 		ranked[i] = out[j]
 	}
 	return ranked
+}
+
+// field is what every weighted score is relative to: the least workload and
+// the longest unserved time among the candidates scored together.
+type field struct {
+	minW float64
+	maxU time.Duration
+}
+
+func newField(in []ScoreInput) field {
+	f := field{minW: math.Inf(1)}
+	for _, s := range in {
+		f.minW = min(f.minW, cleanWorkload(s.Workload))
+		if !s.NeverAssigned {
+			f.maxU = max(f.maxU, s.Unserved)
+		}
+	}
+	return f
+}
+
+// cleanWorkload treats negative and NaN workloads as 0.
+func cleanWorkload(w float64) float64 {
+	if !(w >= 0) { // also catches NaN
+		w = 0
+	}
+	return min(w, math.MaxFloat64)
+}
+
+// score is s's line within the field.
+func (f field) score(s ScoreInput) Score {
+	w := cleanWorkload(s.Workload)
+	sc := Score{AgentID: s.AgentID, Eligible: true, Workload: w, NeverAssigned: s.NeverAssigned}
+	if w == 0 {
+		sc.WorkloadScore = 1
+	} else {
+		sc.WorkloadScore = f.minW / w
+	}
+	u := max(s.Unserved, 0)
+	switch {
+	case s.NeverAssigned:
+		u = f.maxU
+		sc.UnservedScore = 1
+	case f.maxU == 0:
+		sc.UnservedScore = 1
+	default:
+		sc.UnservedScore = float64(u) / float64(f.maxU)
+	}
+	sc.UnservedSeconds = u.Seconds()
+	// Explicit conversions are rounding points: they forbid FMA fusion,
+	// keeping totals identical on every architecture (see package doc).
+	sc.Total = float64(WorkloadWeight*sc.WorkloadScore) + float64(UnservedWeight*sc.UnservedScore)
+	return sc
+}
+
+// rankKey is what the ranking compares: the total to nine decimals, then
+// never assigned, then the longest unserved, then the smaller agent ID.
+type rankKey struct {
+	total    int64
+	never    bool
+	unserved time.Duration
+	agent    string
+}
+
+func rankOf(s ScoreInput, sc Score) rankKey {
+	return rankKey{total: quantize(sc.Total), never: s.NeverAssigned, unserved: max(s.Unserved, 0), agent: s.AgentID}
+}
+
+// compareRank orders a before b (negative) when a ranks higher.
+func compareRank(a, b rankKey) int {
+	if c := cmp.Compare(b.total, a.total); c != 0 {
+		return c
+	}
+	if a.never != b.never {
+		if a.never {
+			return -1
+		}
+		return 1
+	}
+	if !a.never {
+		if c := cmp.Compare(b.unserved, a.unserved); c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a.agent, b.agent)
 }
 
 func quantize(x float64) int64 { return int64(math.Round(float64(x * scoreQuantum))) }
@@ -277,31 +313,12 @@ func quantize(x float64) int64 { return int64(math.Round(float64(x * scoreQuantu
 // share an agent ID are all excluded as ReasonDuplicateCandidate, since which
 // snapshot is current cannot be told without relying on input order.
 func Choose(req Request, cands []Candidate, now time.Time) (winner string, scores []Score, ok bool) {
-	count := make(map[string]int, len(cands))
-	for _, c := range cands {
-		count[c.AgentID]++
-	}
-	var inputs []ScoreInput
 	var rejected []Score
-	for _, c := range cands {
-		eligible, reason := Eligible(c, req)
-		if eligible && count[c.AgentID] > 1 {
-			eligible, reason = false, ReasonDuplicateCandidate
-		}
-		if !eligible {
-			rejected = append(rejected, Score{AgentID: c.AgentID, Reason: reason})
-			continue
-		}
-		in := ScoreInput{AgentID: c.AgentID, Workload: Workload(c.Occupancy, c.Capacity)}
-		if c.LastAssignedAt.IsZero() {
-			in.NeverAssigned = true
-		} else {
-			in.Unserved = max(now.Sub(c.LastAssignedAt), 0)
-		}
-		inputs = append(inputs, in)
-	}
+	inputs := scoreInputs(req, cands, now, func(c Candidate, reason Reason) {
+		rejected = append(rejected, Score{AgentID: c.AgentID, Reason: reason})
+	})
 	ranked := WeightedScores(inputs)
-	if req.LastAgentID != "" && req.StickyWindow.Covers(req.LastContactAt, now) {
+	if sticky(req, now) {
 		if i := slices.IndexFunc(ranked, func(s Score) bool { return s.AgentID == req.LastAgentID }); i >= 0 {
 			sticky := ranked[i]
 			sticky.Sticky = true
@@ -318,3 +335,118 @@ func Choose(req Request, cands []Candidate, now time.Time) (winner string, score
 	}
 	return ranked[0].AgentID, scores, true
 }
+
+// Best picks the same agent as Choose, with the same score line, and counts
+// the eligible candidates, without ranking or listing everyone: its cost grows
+// linearly with the candidates and it allocates little, which is what a
+// decision over thousands of agents needs when only the winner is kept.
+func Best(req Request, cands []Candidate, now time.Time) (winner Score, eligible int, ok bool) {
+	inputs := scoreInputs(req, cands, now, nil)
+	if len(inputs) == 0 {
+		return Score{}, 0, false
+	}
+	f := newField(inputs)
+	if sticky(req, now) {
+		if i := slices.IndexFunc(inputs, func(s ScoreInput) bool { return s.AgentID == req.LastAgentID }); i >= 0 {
+			winner = f.score(inputs[i])
+			winner.Sticky = true
+			return winner, len(inputs), true
+		}
+	}
+	var best rankKey
+	for i, in := range inputs {
+		sc := f.score(in)
+		if k := rankOf(in, sc); i == 0 || compareRank(k, best) < 0 {
+			winner, best = sc, k
+		}
+	}
+	return winner, len(inputs), true
+}
+
+// sticky reports whether req names a last agent whose contact is inside the
+// queue's window.
+func sticky(req Request, now time.Time) bool {
+	return req.LastAgentID != "" && req.StickyWindow.Covers(req.LastContactAt, now)
+}
+
+// scoreInputs returns the weighted-sum inputs of the eligible candidates, in
+// input order, and reports each other one to reject (when not nil) with its
+// reason. Candidates that share an agent ID are all ineligible.
+func scoreInputs(req Request, cands []Candidate, now time.Time, reject func(Candidate, Reason)) []ScoreInput {
+	dup := duplicates(cands)
+	inputs := make([]ScoreInput, 0, len(cands))
+	for i := range cands {
+		c := &cands[i]
+		eligible, reason := Eligible(*c, req)
+		if eligible && dup != nil && dup[c.AgentID] {
+			eligible, reason = false, ReasonDuplicateCandidate
+		}
+		if !eligible {
+			if reject != nil {
+				reject(*c, reason)
+			}
+			continue
+		}
+		in := ScoreInput{AgentID: c.AgentID, Workload: Workload(c.Occupancy, c.Capacity)}
+		if c.LastAssignedAt.IsZero() {
+			in.NeverAssigned = true
+		} else {
+			in.Unserved = max(now.Sub(c.LastAssignedAt), 0)
+		}
+		inputs = append(inputs, in)
+	}
+	return inputs
+}
+
+// duplicates returns the agent IDs that more than one candidate has, nil when
+// there are none. A bitset of hashed IDs finds the few IDs that may repeat,
+// so only those are counted in a map: the check costs one hash per candidate
+// rather than a map of every candidate.
+func duplicates(cands []Candidate) map[string]bool {
+	if len(cands) < 2 {
+		return nil
+	}
+	bits := 64
+	for bits < 32*len(cands) {
+		bits *= 2
+	}
+	seen := make([]uint64, 2*bits/64) // per hash bucket: seen once, seen again
+	once, again := seen[:bits/64], seen[bits/64:]
+	hashes := make([]uint32, len(cands))
+	suspects := 0
+	for i := range cands {
+		h := uint32(maphash.String(idSeed, cands[i].AgentID)) & uint32(bits-1)
+		hashes[i] = h
+		w, b := h/64, uint64(1)<<(h%64)
+		if once[w]&b != 0 {
+			if again[w]&b == 0 {
+				again[w] |= b
+				suspects++
+			}
+			continue
+		}
+		once[w] |= b
+	}
+	if suspects == 0 {
+		return nil
+	}
+	count := make(map[string]int, 4*suspects)
+	for i, h := range hashes {
+		if again[h/64]&(uint64(1)<<(h%64)) != 0 {
+			count[cands[i].AgentID]++
+		}
+	}
+	var out map[string]bool
+	for id, n := range count {
+		if n > 1 {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// idSeed seeds the hashes of duplicates; any seed gives the same answer.
+var idSeed = maphash.MakeSeed()

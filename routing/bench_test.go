@@ -25,6 +25,23 @@ func BenchmarkChoose(b *testing.B) {
 	}
 }
 
+func BenchmarkBest(b *testing.B) {
+	for _, n := range []int{200, 2000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			cands := randomCandidates(r, n)
+			for i := range cands { // unique IDs: duplicates would shrink the field
+				cands[i].AgentID = fmt.Sprintf("agent-%05d", i)
+			}
+			req := routing.Request{Channel: routing.LiveChat, QueueID: routing.DefaultQueue}
+			b.ReportAllocs()
+			for b.Loop() {
+				routing.Best(req, cands, t0)
+			}
+		})
+	}
+}
+
 func BenchmarkRouteInteraction50(b *testing.B) {
 	routes := make([]routing.Route, 50)
 	for i := range routes {

@@ -132,6 +132,35 @@ func TestChooseProperties(t *testing.T) {
 	}
 }
 
+// Best picks exactly what Choose picks, with the same score line and eligible
+// count, on every kind of candidate set: duplicates, ties, never-assigned
+// agents, sticky agents eligible or not, nobody eligible.
+func TestBestAgreesWithChoose(t *testing.T) {
+	r := rand.New(rand.NewPCG(20251121, 3))
+	for iter := range 5000 {
+		n := r.IntN(60)
+		if iter%100 == 0 {
+			n = 2000
+		}
+		cands := randomCandidates(r, n)
+		req := randomRequest(r, cands)
+		winner, scores, ok := routing.Choose(req, cands, t0)
+		best, eligible, bestOK := routing.Best(req, cands, t0)
+		want := 0
+		for _, s := range scores {
+			if s.Eligible {
+				want++
+			}
+		}
+		if bestOK != ok || eligible != want {
+			t.Fatalf("iter %d: Best ok=%v eligible=%d, Choose ok=%v eligible=%d", iter, bestOK, eligible, ok, want)
+		}
+		if ok && (best.AgentID != winner || !reflect.DeepEqual(best, scores[0])) {
+			t.Fatalf("iter %d: Best %+v, Choose %+v", iter, best, scores[0])
+		}
+	}
+}
+
 func TestBulkAssignProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	chans := routing.Channels()
