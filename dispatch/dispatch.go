@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/routing"
@@ -36,6 +38,9 @@ const maxReserveTries = 5
 // again after finding some already taken.
 const maxBulkRounds = 4
 
+// fetchTimeout bounds the read of a queue's agents that concurrent decisions share.
+const fetchTimeout = 30 * time.Second
+
 // Dispatcher reads PostgreSQL and Redis for assignment decisions. Its only state is
 // an optional cache of queue members' settings (AgentsTTL); presence is always read
 // fresh, and the reservation re-checks it atomically.
@@ -48,13 +53,14 @@ type Dispatcher struct {
 	// change to membership, skills or capacity reaches decisions that much later.
 	AgentsTTL time.Duration
 
-	mu     sync.Mutex
-	agents map[string]queueAgents
+	mu      sync.Mutex
+	agents  map[string]queueAgents
+	fetches singleflight.Group
 }
 
-// queueAgents is a queue's members as cached, by agent ID.
+// queueAgents is a queue's members as cached.
 type queueAgents struct {
-	byID    map[string]routing.Candidate
+	byID    members
 	fetched time.Time
 }
 
@@ -86,7 +92,9 @@ type Decision struct {
 	// Contended: every winner's slot was taken before it could be reserved;
 	// deciding again at once may well succeed.
 	Contended bool `json:"contended,omitempty"`
-	// Considered and Eligible count the candidates of the last try.
+	// Considered counts the candidates of the last try — the queue's enabled
+	// agents who were ready for new work (logged in, in an Available-group
+	// status) — and Eligible those of them who could take the interaction.
 	Considered int `json:"considered"`
 	Eligible   int `json:"eligible"`
 	// RingTimeout is the tenant's; the reservation lasts it plus ReservationMargin.
@@ -139,28 +147,22 @@ func (d *Dispatcher) Reserve(ctx context.Context, req Request) (Decision, error)
 	}
 	ttl := q.RingTimeout + ReservationMargin
 	for range maxReserveTries {
-		cands, err := d.candidates(ctx, req.TenantID, q, req.Excluded)
+		c, err := d.choose(ctx, req.TenantID, q, rreq, req.Excluded)
 		if err != nil {
 			return Decision{}, err
 		}
-		winner, scores, ok := routing.Choose(rreq, cands, time.Now())
-		dec.Considered, dec.Eligible = len(cands), 0
-		for _, s := range scores {
-			if s.Eligible {
-				dec.Eligible++
-			}
-		}
-		if !ok {
+		dec.Considered, dec.Eligible = c.considered, c.eligible
+		if !c.ok {
 			return dec, nil
 		}
-		i := slices.IndexFunc(cands, func(c routing.Candidate) bool { return c.AgentID == winner })
+		winner := c.winner
 		at := time.Now()
-		reserved, err := d.Presence.Reserve(ctx, req.TenantID, winner, req.InteractionID, req.Channel, cands[i].Capacity[req.Channel], ttl)
+		reserved, err := d.Presence.Reserve(ctx, req.TenantID, winner.AgentID, req.InteractionID, req.Channel, c.capacity, ttl)
 		if err != nil {
 			return Decision{}, err
 		}
 		if reserved {
-			dec.AgentID, dec.Score = winner, &scores[0]
+			dec.AgentID, dec.Score = winner.AgentID, &winner
 			dec.ReservedAt, dec.RingUntil = at, at.Add(q.RingTimeout)
 			return dec, nil
 		}
@@ -169,32 +171,73 @@ func (d *Dispatcher) Reserve(ctx context.Context, req Request) (Decision, error)
 	return dec, nil
 }
 
-// candidates are the online, enabled agents of the queue with their live state;
-// excluded agents are marked PreviouslyAssigned.
-func (d *Dispatcher) candidates(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, excluded []string) ([]routing.Candidate, error) {
-	online, err := d.Presence.Online(ctx, tenantID)
+// choice is one try's pick.
+type choice struct {
+	winner routing.Score
+	// capacity is the winner's on the request's channel.
+	capacity             int
+	considered, eligible int
+	ok                   bool
+}
+
+// choose reads the candidates and lets routing pick, as routing.Choose would
+// (routing.Best: the same winner without ranking everyone).
+func (d *Dispatcher) choose(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, req routing.Request, excluded []string) (choice, error) {
+	buf := candidateBuffers.Get().(*[]routing.Candidate)
+	defer func() {
+		clear(*buf) // drops the references to the agents' settings and state
+		*buf = (*buf)[:0]
+		candidateBuffers.Put(buf)
+	}()
+	cands, err := d.candidates(ctx, tenantID, q, excluded, (*buf)[:0])
+	*buf = cands
 	if err != nil {
-		return nil, err
+		return choice{}, err
 	}
-	static, err := d.queueAgents(ctx, tenantID, q, online)
-	if err != nil {
-		return nil, fmt.Errorf("agents of queue %s: %w", q.QueueID, err)
-	}
-	ids := make([]string, len(static))
-	for i, c := range static {
-		ids[i] = c.AgentID
-	}
-	live, err := d.Presence.Snapshot(ctx, tenantID, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]routing.Candidate, len(static))
-	for i, c := range static {
-		c = live[i].Candidate(c)
-		c.PreviouslyAssigned = slices.Contains(excluded, c.AgentID)
-		out[i] = c
+	out := choice{considered: len(cands)}
+	out.winner, out.eligible, out.ok = routing.Best(req, cands, time.Now())
+	if out.ok {
+		i := slices.IndexFunc(cands, func(c routing.Candidate) bool { return c.AgentID == out.winner.AgentID })
+		out.capacity = cands[i].Capacity[req.Channel]
 	}
 	return out, nil
+}
+
+// candidateBuffers recycle the candidate lists of decisions: with thousands of
+// agents each is large, and only the winner's line outlives the decision.
+var candidateBuffers = sync.Pool{New: func() any { return new([]routing.Candidate) }}
+
+// candidates appends to buf the queue's enabled agents who are ready for new
+// work (logged in, in an Available-group status: presence's ready index, so
+// agents on a break or offline are never read), with their live state; excluded
+// agents are marked PreviouslyAssigned.
+func (d *Dispatcher) candidates(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, excluded []string, buf []routing.Candidate) ([]routing.Candidate, error) {
+	ready, err := d.Presence.Ready(ctx, tenantID)
+	if err != nil {
+		return buf, err
+	}
+	members, err := d.queueAgents(ctx, tenantID, q, ready)
+	if err != nil {
+		return buf, fmt.Errorf("agents of queue %s: %w", q.QueueID, err)
+	}
+	// Agents with the same load share one occupancy (nothing changes it), so
+	// the candidates make a map per distinct load, not per agent.
+	occ := map[presence.Load]routing.Occupancy{}
+	for _, r := range ready {
+		m, ok := members[r.Agent]
+		if !ok {
+			continue
+		}
+		o, seen := occ[r.Load]
+		if !seen {
+			o = r.Load.Occupancy()
+			occ[r.Load] = o
+		}
+		c := r.Candidate(*m, o)
+		c.PreviouslyAssigned = slices.Contains(excluded, c.AgentID)
+		buf = append(buf, c)
+	}
+	return buf, nil
 }
 
 // Wake tells the workflow of a waiting interaction that an agent's slot was reserved
@@ -277,39 +320,69 @@ func (d *Dispatcher) OfferWaiting(ctx context.Context, tenantID, agentID string,
 	return woken, nil
 }
 
-// queueAgents returns the settings of the queue's enabled agents among online, from
-// the cache when AgentsTTL allows.
-func (d *Dispatcher) queueAgents(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, online []string) ([]routing.Candidate, error) {
+// queueAgents returns the settings of the queue's enabled agents, by agent ID:
+// of those among ready, read from PostgreSQL, or all of them from the cache when
+// AgentsTTL allows. Concurrent decisions that find the cache stale wait for one
+// read rather than each making its own.
+func (d *Dispatcher) queueAgents(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, ready []presence.ReadyAgent) (members, error) {
 	if d.AgentsTTL <= 0 {
-		return d.Store.AssignmentAgents(ctx, tenantID, q, online)
+		if len(ready) == 0 {
+			return nil, nil
+		}
+		ids := make([]string, len(ready))
+		for i, r := range ready {
+			ids[i] = r.Agent
+		}
+		return d.fetchAgents(ctx, tenantID, q, ids)
 	}
 	key := tenantID + "/" + q.QueueID
 	d.mu.Lock()
 	cached, ok := d.agents[key]
 	d.mu.Unlock()
-	if !ok || time.Since(cached.fetched) > d.AgentsTTL {
-		all, err := d.Store.AssignmentAgents(ctx, tenantID, q, nil)
+	if ok && time.Since(cached.fetched) <= d.AgentsTTL {
+		return cached.byID, nil
+	}
+	v, err, _ := d.fetches.Do(key, func() (any, error) {
+		// Shared by every decision waiting for it, so not bound to this one's
+		// cancellation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		fetched := time.Now()
+		byID, err := d.fetchAgents(ctx, tenantID, q, nil)
 		if err != nil {
 			return nil, err
-		}
-		cached = queueAgents{byID: make(map[string]routing.Candidate, len(all)), fetched: time.Now()}
-		for _, c := range all {
-			cached.byID[c.AgentID] = c
 		}
 		d.mu.Lock()
 		if d.agents == nil {
 			d.agents = map[string]queueAgents{}
 		}
-		d.agents[key] = cached
+		d.agents[key] = queueAgents{byID: byID, fetched: fetched}
 		d.mu.Unlock()
+		return byID, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	out := make([]routing.Candidate, 0, len(online))
-	for _, id := range online {
-		if c, ok := cached.byID[id]; ok {
-			out = append(out, c) // shares Skills and Capacity, which nothing changes
-		}
+	return v.(members), nil
+}
+
+// members are a queue's enabled agents with their settings, by agent ID; shared
+// by concurrent decisions, so read-only.
+type members map[string]*routing.Candidate
+
+// fetchAgents reads the settings of the queue's enabled agents among ids (all of
+// them when ids is nil). Candidates made from them share Skills and Capacity,
+// which nothing changes.
+func (d *Dispatcher) fetchAgents(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, ids []string) (members, error) {
+	all, err := d.Store.AssignmentAgents(ctx, tenantID, q, ids)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	byID := make(members, len(all))
+	for i := range all {
+		byID[all[i].AgentID] = &all[i]
+	}
+	return byID, nil
 }
 
 // WaitingFor lists the waiting interactions to give agent now that they may have
