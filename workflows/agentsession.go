@@ -31,6 +31,8 @@ const (
 	AgentVoiceSignal = "agent-voice"
 	// AgentLogoutSignal reports a logout (AgentLogout).
 	AgentLogoutSignal = "agent-logout"
+	// AgentAutoCallSignal reports an Auto Call change (AgentAutoCallChange).
+	AgentAutoCallSignal = "agent-auto-call"
 	// AgentSessionQuery answers the AgentSessionState of the open session,
 	// or of the last one once it ended.
 	AgentSessionQuery = "session"
@@ -110,6 +112,28 @@ type AgentLogout struct {
 	ActorID string `json:"actorId,omitempty"`
 }
 
+// AgentAutoCallChange is an agent's Auto Call mode switched within a session,
+// dated by the presence clock: whether the agent takes part in auto-dialed
+// calls, and why (presence.AutoCallAgentSet or AutoCallSupervisorSet). Every
+// session starts with it on, for the cause presence.AutoCallLogin.
+type AgentAutoCallChange struct {
+	Session int64                  `json:"session"`
+	Enabled bool                   `json:"enabled"`
+	Cause   presence.AutoCallCause `json:"cause"`
+	At      time.Time              `json:"at"`
+	ActorID string                 `json:"actorId,omitempty"`
+}
+
+// AutoCallEntry is one line of a session's Auto Call history: the mode from
+// At on, like the reference's userAvailabilityStatusChanged (autoCallStatus,
+// autoCallStateChangeCause).
+type AutoCallEntry struct {
+	At      time.Time              `json:"at"`
+	Enabled bool                   `json:"enabled"`
+	Cause   presence.AutoCallCause `json:"cause"`
+	ActorID string                 `json:"actorId,omitempty"`
+}
+
 // StatusEntry is one line of a session's status history.
 type StatusEntry struct {
 	At      time.Time        `json:"at"`
@@ -135,6 +159,10 @@ type AgentSessionState struct {
 	Sheet timesheet.Sheet `json:"sheet"`
 	// History is the latest status changes, oldest first, at most 50.
 	History []StatusEntry `json:"history"`
+	// AutoCall is the session's Auto Call mode and AutoCallHistory its
+	// latest changes, oldest first, at most 50, the login's first.
+	AutoCall        AutoCallEntry   `json:"autoCall"`
+	AutoCallHistory []AutoCallEntry `json:"autoCallHistory,omitempty"`
 }
 
 // TotalsAt returns the session's totals at t: accounted up to t while the
@@ -170,6 +198,7 @@ type agentSession struct {
 	ttl                          time.Duration
 	state                        AgentSessionState
 	login, status, voice, logout workflow.ReceiveChannel
+	autoCall                     workflow.ReceiveChannel
 }
 
 // sessionEvent is one received signal, so that signals that arrived together
@@ -181,6 +210,7 @@ type sessionEvent struct {
 	status *AgentStatusChange
 	voice  *AgentVoiceChange
 	logout *AgentLogout
+	auto   *AgentAutoCallChange
 }
 
 func (w *agentSession) setup(ctx workflow.Context) error {
@@ -190,6 +220,10 @@ func (w *agentSession) setup(ctx workflow.Context) error {
 	w.state = AgentSessionState{TenantID: w.in.TenantID, AgentID: w.in.AgentID}
 	if w.in.Carried != nil {
 		w.state = *w.in.Carried
+		if w.state.Open && w.state.AutoCall.Cause == "" {
+			// Carried from a run that kept no Auto Call: the session's own.
+			w.state.AutoCall = AutoCallEntry{At: w.state.LoginAt, Enabled: true, Cause: presence.AutoCallLogin}
+		}
 	}
 	if err := workflow.SetQueryHandler(ctx, AgentSessionQuery, func() (AgentSessionState, error) { return w.state, nil }); err != nil {
 		return err
@@ -198,6 +232,7 @@ func (w *agentSession) setup(ctx workflow.Context) error {
 	w.status = workflow.GetSignalChannel(ctx, AgentStatusSignal)
 	w.voice = workflow.GetSignalChannel(ctx, AgentVoiceSignal)
 	w.logout = workflow.GetSignalChannel(ctx, AgentLogoutSignal)
+	w.autoCall = workflow.GetSignalChannel(ctx, AgentAutoCallSignal)
 	attrs := []temporal.SearchAttributeUpdate{TenantIDKey.ValueSet(w.in.TenantID), AgentIDKey.ValueSet(w.in.AgentID)}
 	if w.in.Carried != nil {
 		// A fresh start gets its Status with the login.
@@ -215,6 +250,11 @@ func (w *agentSession) run(ctx workflow.Context) (*AgentSessionState, error) {
 	var timer workflow.Future
 	for {
 		w.apply(ctx, w.pending())
+		if !w.state.Open && w.anyPending() {
+			// Signals that came while the end was being recorded — a login right
+			// after the logout, and what follows it — would go with this run.
+			continue
+		}
 		if !w.state.Open {
 			return &w.state, nil
 		}
@@ -226,7 +266,7 @@ func (w *agentSession) run(ctx workflow.Context) (*AgentSessionState, error) {
 		}
 		fired := false
 		sel := workflow.NewSelector(ctx)
-		for _, ch := range []workflow.ReceiveChannel{w.login, w.status, w.voice, w.logout} {
+		for _, ch := range []workflow.ReceiveChannel{w.login, w.status, w.voice, w.logout, w.autoCall} {
 			// The value stays in the channel for pending, which takes
 			// everything that arrived and orders it.
 			sel.AddReceive(ch, func(workflow.ReceiveChannel, bool) {})
@@ -244,6 +284,9 @@ func (w *agentSession) run(ctx workflow.Context) (*AgentSessionState, error) {
 // delivered so far is applied.
 func (w *agentSession) continueAsNew(ctx workflow.Context) (*AgentSessionState, error) {
 	w.apply(ctx, w.pending())
+	for w.anyPending() { // what came while those were being recorded
+		w.apply(ctx, w.pending())
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return nil, err
 	}
@@ -264,12 +307,23 @@ func (w *agentSession) checkEvery() time.Duration {
 	return max(d, minCheckInterval)
 }
 
+// anyPending reports whether a signal is waiting to be applied.
+func (w *agentSession) anyPending() bool {
+	for _, ch := range []workflow.ReceiveChannel{w.login, w.status, w.voice, w.logout, w.autoCall} {
+		if ch.Len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // pending takes every signal already delivered, ordered by when it happened
 // (a login before what follows it at the same instant, a logout last).
 func (w *agentSession) pending() []sessionEvent {
 	var evs []sessionEvent
 	evs = takeAll(w.login, evs, func(v AgentLogin) sessionEvent { return sessionEvent{at: v.At, order: 0, login: &v} })
 	evs = takeAll(w.status, evs, func(v AgentStatusChange) sessionEvent { return sessionEvent{at: v.At, order: 1, status: &v} })
+	evs = takeAll(w.autoCall, evs, func(v AgentAutoCallChange) sessionEvent { return sessionEvent{at: v.At, order: 1, auto: &v} })
 	evs = takeAll(w.voice, evs, func(v AgentVoiceChange) sessionEvent { return sessionEvent{at: v.At, order: 2, voice: &v} })
 	evs = takeAll(w.logout, evs, func(v AgentLogout) sessionEvent { return sessionEvent{at: v.At, order: 3, logout: &v} })
 	slices.SortStableFunc(evs, func(a, b sessionEvent) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.order, b.order)) })
@@ -297,6 +351,8 @@ func (w *agentSession) apply(ctx workflow.Context, evs []sessionEvent) {
 			w.onVoice(ctx, *ev.voice)
 		case ev.logout != nil:
 			w.onLogout(ctx, *ev.logout)
+		case ev.auto != nil:
+			w.onAutoCall(ctx, *ev.auto)
 		}
 	}
 }
@@ -330,6 +386,7 @@ func (w *agentSession) onLogin(ctx workflow.Context, l AgentLogin) {
 			TenantID: w.in.TenantID, AgentID: w.in.AgentID, Session: l.Session, Open: true,
 			Campaign: l.Campaign, LoginAt: l.At, Sheet: timesheet.Start(l.At, l.Status),
 		}
+		w.autoCallChanged(AutoCallEntry{At: l.At, Enabled: true, Cause: presence.AutoCallLogin, ActorID: l.ActorID})
 		w.statusChanged(ctx, l.ActorID)
 		w.record(ctx, pgstore.SessionLogin, l.ActorID, "")
 	default:
@@ -364,6 +421,30 @@ func (w *agentSession) onVoice(ctx workflow.Context, v AgentVoiceChange) {
 	}
 	if st.Sheet.SetVoice(v.At, v.State) {
 		w.record(ctx, pgstore.SessionVoice, "", "")
+	}
+}
+
+// onAutoCall applies an Auto Call change of the open session. It is kept in
+// the workflow (its query, its history of signals) and not written as a
+// session event: the mode does not change the session's durations.
+func (w *agentSession) onAutoCall(ctx workflow.Context, c AgentAutoCallChange) {
+	st := &w.state
+	if !st.Open || c.Session != st.Session || c.At.Before(st.AutoCall.At) || !c.Cause.Valid() {
+		workflow.GetLogger(ctx).Info("stale auto call change ignored", "session", c.Session, "enabled", c.Enabled, "at", c.At)
+		return
+	}
+	if c.Enabled == st.AutoCall.Enabled {
+		return
+	}
+	w.autoCallChanged(AutoCallEntry{At: c.At, Enabled: c.Enabled, Cause: c.Cause, ActorID: c.ActorID})
+}
+
+func (w *agentSession) autoCallChanged(e AutoCallEntry) {
+	st := &w.state
+	st.AutoCall = e
+	st.AutoCallHistory = append(st.AutoCallHistory, e)
+	if n := len(st.AutoCallHistory); n > historyLimit {
+		st.AutoCallHistory = slices.Clone(st.AutoCallHistory[n-historyLimit:])
 	}
 }
 
