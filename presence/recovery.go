@@ -117,8 +117,10 @@ func (s *Store) NeedRecovery(ctx context.Context, tenants []string) ([]string, e
 // applies it — an interaction may end (read model first, then Release)
 // between the read and the Rebuild, which would restore a slot nobody will
 // release again. So after each Rebuild the list is read again: a holding
-// that is gone or moved is released and, if moved, applied afresh. A change
-// after that second read releases its slot itself, after the Rebuild.
+// that is gone or moved is released, and one that moved or appeared (accepted
+// just before the flush, written to the read model just after the read) is
+// applied in another round. A change after that second read releases its
+// slot itself, after the Rebuild.
 func (s *Store) Recover(ctx context.Context, tenant string, held HeldSource) (Recovery, error) {
 	k, err := s.keys(tenant)
 	if err != nil {
@@ -177,13 +179,15 @@ func (s *Store) Recover(ctx context.Context, tenant string, held HeldSource) (Re
 }
 
 // restore applies the authoritative list and corrects what changed while it
-// was being applied (see Recover).
+// was being applied (see Recover): a holding that ended or moved is released,
+// and one that appeared or moved is applied in the next round.
 func (s *Store) restore(ctx context.Context, tenant string, held HeldSource) (Recovery, error) {
 	var out Recovery
 	apply, err := held(ctx, tenant)
 	if err != nil {
 		return out, fmt.Errorf("held interactions of tenant %s: %w", tenant, err)
 	}
+	known := make(map[string]Holding, len(apply))
 	for round := 0; len(apply) > 0; round++ {
 		if round == maxRecoverRounds {
 			return out, fmt.Errorf("presence: rebuild of tenant %s: the held interactions kept changing while they were restored", tenant)
@@ -193,6 +197,9 @@ func (s *Store) restore(ctx context.Context, tenant string, held HeldSource) (Re
 			return out, err
 		}
 		out.Restored += r.Restored
+		for _, h := range apply {
+			known[h.Interaction] = h
+		}
 		fresh, err := held(ctx, tenant)
 		if err != nil {
 			return out, fmt.Errorf("held interactions of tenant %s: %w", tenant, err)
@@ -201,21 +208,22 @@ func (s *Store) restore(ctx context.Context, tenant string, held HeldSource) (Re
 		for _, h := range fresh {
 			now[h.Interaction] = h
 		}
-		var next []Holding
-		for _, h := range apply {
-			f, ok := now[h.Interaction]
-			if ok && f.Agent == h.Agent && f.Channel == h.Channel {
+		for ix, h := range known {
+			if f, ok := now[ix]; ok && f.Agent == h.Agent && f.Channel == h.Channel {
 				continue
 			}
-			if _, err := s.Release(ctx, tenant, h.Agent, h.Interaction); err != nil {
+			if _, err := s.Release(ctx, tenant, h.Agent, ix); err != nil {
 				return out, err
 			}
 			out.Stale++
-			if ok {
-				next = append(next, f)
+			delete(known, ix)
+		}
+		apply = apply[:0]
+		for _, f := range fresh {
+			if _, ok := known[f.Interaction]; !ok {
+				apply = append(apply, f)
 			}
 		}
-		apply = next
 	}
 	return out, nil
 }

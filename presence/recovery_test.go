@@ -163,7 +163,9 @@ func TestRecoverAfterFlush(t *testing.T) {
 }
 
 // An interaction that ends, or goes to another agent, between the read of the
-// list and the Rebuild is not left on the agent who no longer has it.
+// list and the Rebuild is not left on the agent who no longer has it; one that
+// the read model takes meanwhile (accepted just before the flush, written just
+// after the read) is restored too.
 func TestRecoverCorrectsAListThatChanged(t *testing.T) {
 	e := newEnv(t, 0)
 	s := e.store
@@ -176,10 +178,13 @@ func TestRecoverCorrectsAListThatChanged(t *testing.T) {
 		if n == 1 {
 			m.end(t, s, "ended")
 			m.move("moved", "a2")
+			m.mu.Lock()
+			m.held["appeared"] = presence.Holding{Agent: "a3", Interaction: "appeared", Channel: routing.LiveMessaging}
+			m.mu.Unlock()
 		}
 	}
 	r := recoverT(t, s, m)
-	if !r.Rebuilt || r.Stale != 2 {
+	if !r.Rebuilt || r.Stale != 2 || r.Restored != 5 {
 		t.Fatalf("recovery %+v", r)
 	}
 	m.wantSlots(t, s)
