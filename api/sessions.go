@@ -30,6 +30,9 @@ const (
 	totalsQueryTimeout = 2 * time.Second
 	// maxCampaign bounds the campaign named at login.
 	maxCampaign = 100
+	// recoverPresenceTimeout bounds how long a login waits for the tenant's
+	// held slots to be restored after Redis lost them.
+	recoverPresenceTimeout = 10 * time.Second
 )
 
 // registerSessions adds agent presence: agents log in, out, change status and
@@ -46,6 +49,8 @@ func (s *Server) registerSessions(v1 *echo.Group) {
 	v1.GET("/agents/:id/session", s.getSession, s.authenticate, sup)
 	v1.DELETE("/agents/:id/session", s.logout, s.authenticate, sup)
 	v1.PUT("/agents/:id/status", s.setStatus, s.authenticate, sup)
+	v1.PUT("/agents/me/auto-call", s.setAutoCall, s.authenticate, agent)
+	v1.PUT("/agents/:id/auto-call", s.setAutoCall, s.authenticate, sup)
 }
 
 // loginRequest is the optional body of a login.
@@ -59,6 +64,11 @@ type loginRequest struct {
 type statusRequest struct {
 	// Status is a catalogue ID or name.
 	Status string `json:"status"`
+}
+
+// autoCallRequest is the body of an Auto Call switch.
+type autoCallRequest struct {
+	Enabled *bool `json:"enabled"`
 }
 
 // sessionView is an agent's presence as the API shows it.
@@ -80,6 +90,22 @@ type sessionView struct {
 	HeartbeatTTLSeconds float64 `json:"heartbeatTtlSeconds"`
 	Resumed             bool    `json:"resumed,omitempty"`
 	WorkflowID          string  `json:"workflowId"`
+	// AutoCall: the agent takes part in auto-dialed calls. On at every login,
+	// switched with PUT …/auto-call, off without a live session.
+	// AutoCallCause says why: login, agent_set or supervisor_set.
+	AutoCall          bool       `json:"autoCall"`
+	AutoCallCause     string     `json:"autoCallCause,omitempty"`
+	AutoCallChangedAt *time.Time `json:"autoCallChangedAt,omitempty"`
+	// Occupancy counts, per channel, the interactions the agent holds or is
+	// being offered; Capacity is the agent's effective capacity.
+	Occupancy routing.Occupancy `json:"occupancy"`
+	Capacity  routing.Capacity  `json:"capacity"`
+	// WorkloadPercent is the combined workload over email, live messaging and
+	// live chat (occupancy over capacity, summed, whole percent);
+	// CapacityState is full_capacity from 90 on, under_capacity below, as
+	// the agent's load changes.
+	WorkloadPercent int                   `json:"workloadPercent"`
+	CapacityState   routing.CapacityState `json:"capacityState"`
 	// Totals are the session's durations so far (final once it ended), from
 	// the session workflow; left out when it did not answer in time.
 	Totals *timesheet.Totals `json:"totals,omitempty"`
@@ -146,6 +172,9 @@ func (s *Server) login(c echo.Context) error {
 		return &pgstore.ValidationError{Field: "campaign", Message: fmt.Sprintf("must be at most %d characters, without control characters", maxCampaign)}
 	}
 
+	if err := s.recoverPresence(ctx, p.TenantID); err != nil {
+		return err
+	}
 	res, err := s.presence.Login(ctx, p.TenantID, p.UserID, presence.LoginInput{Status: st.Status(), Campaign: campaign})
 	if err != nil {
 		return err
@@ -175,7 +204,10 @@ func (s *Server) login(c echo.Context) error {
 	if res.Presence.Status.Group.ReceivesNew() {
 		s.offerWaiting(ctx, p.TenantID, p.UserID)
 	}
-	v := s.view(ctx, p.TenantID, res.Presence, &st)
+	v, err := s.view(ctx, p.TenantID, res.Presence, &st)
+	if err != nil {
+		return err
+	}
 	v.Resumed = res.Resumed
 	status := http.StatusCreated
 	if res.Resumed {
@@ -285,7 +317,11 @@ func (s *Server) setStatus(c echo.Context) error {
 	if pr.Status.Group.ReceivesNew() {
 		s.offerWaiting(ctx, p.TenantID, agent)
 	}
-	return c.JSON(http.StatusOK, s.view(ctx, p.TenantID, pr, &st))
+	v, err := s.view(ctx, p.TenantID, pr, &st)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) heartbeat(c echo.Context) error {
@@ -307,7 +343,10 @@ func (s *Server) getSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := s.view(ctx, p.TenantID, pr, nil)
+	v, err := s.view(ctx, p.TenantID, pr, nil)
+	if err != nil {
+		return err
+	}
 	if pr.Session != 0 {
 		v.Totals = s.sessionTotals(ctx, p.TenantID, pr)
 	}
@@ -348,10 +387,11 @@ func (s *Server) querySession(ctx context.Context, tenantID, agentID string) (wo
 	return state, true
 }
 
-// view shows pr with its status's catalogue entry: known when the caller just
+// view shows pr with its status's catalogue entry — known when the caller just
 // resolved it, looked up by name otherwise (a status deleted since keeps its
-// name and group only).
-func (s *Server) view(ctx context.Context, tenantID string, pr presence.Presence, known *pgstore.AgentStatus) sessionView {
+// name and group only) — the agent's Auto Call mode, and their workload: live
+// occupancy from presence over effective capacity from the agent's settings.
+func (s *Server) view(ctx context.Context, tenantID string, pr presence.Presence, known *pgstore.AgentStatus) (sessionView, error) {
 	v := sessionView{
 		AgentID: pr.Agent, Session: pr.Session, LoggedIn: pr.LoggedIn, Expired: pr.Expired,
 		Status: timesheet.Status{Name: pr.Status.Name, Group: pr.Status.Group},
@@ -373,7 +413,104 @@ func (s *Server) view(ctx context.Context, tenantID string, pr presence.Presence
 			v.Status = st.Sheet()
 		}
 	}
-	return v
+	ac, err := s.presence.AutoCall(ctx, tenantID, pr.Agent)
+	if err != nil {
+		return v, err
+	}
+	v.AutoCall = ac.Enabled
+	if ac.Cause != "" {
+		v.AutoCallCause, v.AutoCallChangedAt = string(ac.Cause), timeOrNil(ac.ChangedAt)
+	}
+	occ, err := s.presence.Occupancy(ctx, tenantID, pr.Agent)
+	if err != nil {
+		return v, err
+	}
+	capacity, err := s.store.AgentCapacity(ctx, tenantID, pr.Agent)
+	if err != nil {
+		return v, err
+	}
+	v.Occupancy, v.Capacity = routing.Occupancy{}, capacity
+	for _, ch := range routing.Channels() {
+		v.Occupancy[ch] = occ[ch]
+	}
+	v.WorkloadPercent = routing.CombinedPercentage(occ, capacity)
+	v.CapacityState = routing.CapacityStateOf(occ, capacity)
+	return v, nil
+}
+
+// setAutoCall switches the agent's participation in auto-dialed calls for the
+// live session: the agent's own switch on /me, a supervisor's or admin's on
+// /{id}. A change is told to the agent's session workflow, which keeps it in
+// the session's history with its cause.
+func (s *Server) setAutoCall(c echo.Context) error {
+	var in autoCallRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Enabled == nil {
+		return &pgstore.ValidationError{Field: "enabled", Message: "is required: true takes part in auto-dialed calls, false stays out of them"}
+	}
+	agent, self, err := s.target(c)
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	ctx := c.Request().Context()
+	cause := presence.AutoCallSupervisorSet
+	if self {
+		cause = presence.AutoCallAgentSet
+	}
+	ac, changed, err := s.presence.SetAutoCall(ctx, p.TenantID, agent, *in.Enabled, cause)
+	if err != nil {
+		return err
+	}
+	if changed {
+		s.signalSession(ctx, p.TenantID, agent, workflows.AgentAutoCallSignal, workflows.AgentAutoCallChange{
+			Session: ac.Session, Enabled: ac.Enabled, Cause: ac.Cause, At: ac.ChangedAt, ActorID: p.UserID,
+		})
+	}
+	pr, err := s.presence.Get(ctx, p.TenantID, agent)
+	if err != nil {
+		return err
+	}
+	v, err := s.view(ctx, p.TenantID, pr, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// recoverPresence makes sure the tenant's held slots are in presence before an
+// agent of the tenant logs in: after Redis lost its data nobody is logged in, so
+// restoring them here — or waiting while a worker does — means nobody is offered
+// work on a slot that is in fact held. When presence is intact this is one read.
+func (s *Server) recoverPresence(ctx context.Context, tenantID string) error {
+	ctx, cancel := context.WithTimeout(ctx, recoverPresenceTimeout)
+	defer cancel()
+	r, err := s.presence.Recover(ctx, tenantID, s.heldInteractions)
+	if err != nil {
+		s.logger.Error("presence not restored", "tenant_id", tenantID, "error", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "agent presence is being restored after Redis lost it; log in again in a moment"}
+	}
+	if r.Rebuilt {
+		s.logger.Info("presence restored from the read model", "tenant_id", tenantID, "restored", r.Restored, "stale", r.Stale)
+	}
+	return nil
+}
+
+// heldInteractions lists what the tenant's agents hold according to the read
+// model, as presence rebuilds it.
+func (s *Server) heldInteractions(ctx context.Context, tenantID string) ([]presence.Holding, error) {
+	rows, err := s.store.HeldInteractions(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]presence.Holding, len(rows))
+	for i, h := range rows {
+		out[i] = presence.Holding{Agent: h.AgentID, Interaction: h.InteractionID, Channel: h.Channel, AssignedAt: h.ConnectedAt}
+	}
+	return out, nil
 }
 
 func timeOrNil(t time.Time) *time.Time {
