@@ -1,11 +1,25 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"switchboard/pgstore"
+	"switchboard/routing"
+)
+
+const (
+	// wakeBudget bounds the bulk assignment a configuration change runs for the
+	// agents it gave room; what is left undone the waiting interactions' own
+	// recheck picks up.
+	wakeBudget = 10 * time.Second
+	// wakeParallel is how many agents' bulk assignments run at once.
+	wakeParallel = 4
 )
 
 // configurers may change ACD configuration: queues, skills, routes, statuses, agents
@@ -115,9 +129,16 @@ func (s *Server) updateQueue(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	q, err := s.store.UpdateQueue(c.Request().Context(), principal(c).TenantID, actor(c), c.Param("id"), in)
+	ctx, tenantID := c.Request().Context(), principal(c).TenantID
+	// What the queue was decides whether its agents may have work now: read
+	// before the change, it can only make a wake-up happen once too often.
+	before, beforeErr := s.store.GetQueue(ctx, tenantID, c.Param("id"))
+	q, err := s.store.UpdateQueue(ctx, tenantID, actor(c), c.Param("id"), in)
 	if err != nil {
 		return err
+	}
+	if q.AutoAssign && (beforeErr != nil || !before.AutoAssign) {
+		s.wakeAgents(ctx, tenantID, enabledMembers(q.Agents))
 	}
 	return c.JSON(http.StatusOK, q)
 }
@@ -134,10 +155,19 @@ func (s *Server) setQueueAgents(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	q, err := s.store.SetQueueAgents(c.Request().Context(), principal(c).TenantID, actor(c), c.Param("id"), in)
+	ctx, tenantID := c.Request().Context(), principal(c).TenantID
+	before, _ := s.store.GetQueue(ctx, tenantID, c.Param("id"))
+	q, err := s.store.SetQueueAgents(ctx, tenantID, actor(c), c.Param("id"), in)
 	if err != nil {
 		return err
 	}
+	// The agents added may take the queue's waiting interactions now.
+	was := make(map[string]bool, len(before.Agents))
+	for _, a := range before.Agents {
+		was[a.ID] = true
+	}
+	added := slices.DeleteFunc(enabledMembers(q.Agents), func(id string) bool { return was[id] })
+	s.wakeAgents(ctx, tenantID, added)
 	return c.JSON(http.StatusOK, q)
 }
 
@@ -254,9 +284,15 @@ func (s *Server) updateAgent(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	a, err := s.store.UpdateAgent(c.Request().Context(), principal(c).TenantID, actor(c), agentID(c), in)
+	ctx, tenantID := c.Request().Context(), principal(c).TenantID
+	a, err := s.store.UpdateAgent(ctx, tenantID, actor(c), agentID(c), in)
 	if err != nil {
 		return err
+	}
+	// Enabling the agent, giving them queues, skills or capacity may let them
+	// take waiting interactions now.
+	if a.Enabled && (in.Enabled != nil || in.QueueIDs != nil || in.SkillIDs != nil || in.Capacity != nil) {
+		s.wakeAgents(ctx, tenantID, []string{a.ID})
 	}
 	return c.JSON(http.StatusOK, a)
 }
@@ -274,17 +310,88 @@ func (s *Server) updateACDSettings(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	st, err := s.store.UpdateACDSettings(c.Request().Context(), principal(c).TenantID, actor(c), in)
+	ctx, tenantID := c.Request().Context(), principal(c).TenantID
+	before, beforeErr := s.store.GetACDSettings(ctx, tenantID)
+	st, err := s.store.UpdateACDSettings(ctx, tenantID, actor(c), in)
 	if err != nil {
 		return err
+	}
+	if in.DefaultCapacity != nil && (beforeErr != nil || raised(before.EffectiveCapacity, st.EffectiveCapacity)) {
+		s.wakeAgents(ctx, tenantID, nil)
 	}
 	return c.JSON(http.StatusOK, st)
 }
 
 func (s *Server) resetACDSettings(c echo.Context) error {
-	st, err := s.store.ResetACDSettings(c.Request().Context(), principal(c).TenantID, actor(c))
+	ctx, tenantID := c.Request().Context(), principal(c).TenantID
+	before, beforeErr := s.store.GetACDSettings(ctx, tenantID)
+	st, err := s.store.ResetACDSettings(ctx, tenantID, actor(c))
 	if err != nil {
 		return err
 	}
+	if beforeErr != nil || raised(before.EffectiveCapacity, st.EffectiveCapacity) {
+		s.wakeAgents(ctx, tenantID, nil)
+	}
 	return c.JSON(http.StatusOK, st)
+}
+
+// raised reports whether after allows more on some channel than before.
+func raised(before, after routing.Capacity) bool {
+	for _, ch := range routing.Channels() {
+		if after[ch] > before[ch] {
+			return true
+		}
+	}
+	return false
+}
+
+// enabledMembers are the IDs of a queue's enabled agents.
+func enabledMembers(agents []pgstore.QueueAgent) []string {
+	var out []string
+	for _, a := range agents {
+		if a.Enabled {
+			out = append(out, a.ID)
+		}
+	}
+	return out
+}
+
+// wakeAgents runs bulk assignment — what login and a status change to the
+// Available group run — for the online agents among agentIDs (every online
+// agent of the tenant when agentIDs is nil), after a configuration change gave
+// them room or work: a raised capacity, a new queue, an enabled record,
+// automatic assignment switched on. Waiting interactions are then offered at
+// once rather than at their next safety recheck. It runs after the change
+// committed, is bounded by the agents who are online and by wakeBudget, and
+// never fails the request: whatever it leaves undone, the interactions' own
+// recheck still covers.
+func (s *Server) wakeAgents(ctx context.Context, tenantID string, agentIDs []string) {
+	if agentIDs != nil && len(agentIDs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wakeBudget)
+	defer cancel()
+	online, err := s.presence.Online(ctx, tenantID)
+	if err != nil {
+		s.logger.Warn("bulk assignment after a configuration change skipped", "tenant_id", tenantID, "error", err)
+		return
+	}
+	if agentIDs != nil {
+		affected := make(map[string]bool, len(agentIDs))
+		for _, id := range agentIDs {
+			affected[id] = true
+		}
+		online = slices.DeleteFunc(online, func(id string) bool { return !affected[id] })
+	}
+	var g errgroup.Group
+	g.SetLimit(wakeParallel)
+	for _, agent := range online {
+		g.Go(func() error {
+			if _, err := s.dispatch.OfferWaiting(ctx, tenantID, agent, s.wake); err != nil {
+				s.logger.Warn("bulk assignment after a configuration change incomplete", "tenant_id", tenantID, "agent", agent, "error", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
