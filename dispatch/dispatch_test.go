@@ -54,7 +54,9 @@ type center struct {
 	tenant string
 	queue  string
 	ps     *presence.Store
-	d      *dispatch.Dispatcher
+	// psPrefix is the presence key prefix of the center.
+	psPrefix string
+	d        *dispatch.Dispatcher
 }
 
 func newCenter(t *testing.T) *center {
@@ -77,7 +79,7 @@ func newCenter(t *testing.T) *center {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &center{t: t, ctx: ctx, tenant: ct.Tenant.ID, ps: ps, d: &dispatch.Dispatcher{Store: store, Presence: ps}}
+	return &center{t: t, ctx: ctx, tenant: ct.Tenant.ID, ps: ps, psPrefix: prefix, d: &dispatch.Dispatcher{Store: store, Presence: ps}}
 }
 
 // agent adds an agent with a chat capacity, in the center's queue, logged in
