@@ -2,7 +2,6 @@ package routing
 
 import (
 	"cmp"
-	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -415,7 +414,7 @@ func duplicates(cands []Candidate) map[string]bool {
 	hashes := make([]uint32, len(cands))
 	suspects := 0
 	for i := range cands {
-		h := uint32(maphash.String(idSeed, cands[i].AgentID)) & uint32(bits-1)
+		h := fnv1a(cands[i].AgentID) & uint32(bits-1)
 		hashes[i] = h
 		w, b := h/64, uint64(1)<<(h%64)
 		if once[w]&b != 0 {
@@ -448,5 +447,13 @@ func duplicates(cands []Candidate) map[string]bool {
 	return out
 }
 
-// idSeed seeds the hashes of duplicates; any seed gives the same answer.
-var idSeed = maphash.MakeSeed()
+// fnv1a is the 32-bit FNV-1a hash of s: fixed, so the package stays free of
+// randomness (any hash gives duplicates the same answer).
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
