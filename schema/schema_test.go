@@ -287,7 +287,8 @@ func TestTablesExist(t *testing.T) {
 	conn := connect(t, ctx, url)
 	for _, table := range []string{"tenants", "users", "api_keys", "audit_log", "schema_version",
 		"skills", "queues", "queue_agents", "agent_settings", "agent_skills", "acd_settings", "routes", "route_skills", "agent_statuses",
-		"agent_sessions", "agent_status_events"} {
+		"agent_sessions", "agent_status_events", "interactions", "interaction_offers",
+		"campaigns", "disposition_classes", "disposition_codes"} {
 		var reg *string
 		if err := conn.QueryRow(ctx, `SELECT to_regclass($1)::text`, "public."+table).Scan(&reg); err != nil {
 			t.Fatal(err)
