@@ -73,7 +73,8 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 }
 
 // CreateTenant creates a tenant with its first admin user and API key, atomically,
-// together with its Default queue, ACD settings and default break reasons.
+// together with its Default queue, ACD settings, default break reasons and Default
+// campaign.
 func (s *Store) CreateTenant(ctx context.Context, actor Actor, in NewTenant) (CreatedTenant, error) {
 	if err := in.Validate(); err != nil {
 		return CreatedTenant{}, err
@@ -100,6 +101,9 @@ func createTenant(ctx context.Context, tx pgx.Tx, in NewTenant, platformAdmin bo
 		return out, translate(err, "tenant "+in.Slug)
 	}
 	if err := seedACD(ctx, tx, out.Tenant.ID); err != nil {
+		return out, err
+	}
+	if err := seedCampaigns(ctx, tx, out.Tenant.ID); err != nil {
 		return out, err
 	}
 	out.Admin, err = insertUser(ctx, tx, out.Tenant.ID, in.Admin, platformAdmin)
