@@ -288,7 +288,7 @@ func TestTablesExist(t *testing.T) {
 	for _, table := range []string{"tenants", "users", "api_keys", "audit_log", "schema_version",
 		"skills", "queues", "queue_agents", "agent_settings", "agent_skills", "acd_settings", "routes", "route_skills", "agent_statuses",
 		"agent_sessions", "agent_status_events", "interactions", "interaction_offers",
-		"campaigns", "disposition_classes", "disposition_codes"} {
+		"campaigns", "disposition_classes", "disposition_codes", "interaction_messages", "channel_senders"} {
 		var reg *string
 		if err := conn.QueryRow(ctx, `SELECT to_regclass($1)::text`, "public."+table).Scan(&reg); err != nil {
 			t.Fatal(err)
