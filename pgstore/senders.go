@@ -164,12 +164,12 @@ func secretHint(secret string) string {
 
 // ChannelSenderUpdate changes some of a sender's fields.
 type ChannelSenderUpdate struct {
-	SubChannel *string           `json:"subChannel"`
-	Address    *string           `json:"address"`
-	Name       Nullable[string]  `json:"name"`
-	Kind       *channels.Kind    `json:"kind"`
-	WebhookURL Nullable[string]  `json:"webhookUrl"`
-	Enabled    *bool             `json:"enabled"`
+	SubChannel *string          `json:"subChannel"`
+	Address    *string          `json:"address"`
+	Name       Nullable[string] `json:"name"`
+	Kind       *channels.Kind   `json:"kind"`
+	WebhookURL Nullable[string] `json:"webhookUrl"`
+	Enabled    *bool            `json:"enabled"`
 	// SigningSecret replaces the secret with this one; RotateSecret with a new one,
 	// answered once.
 	SigningSecret *string `json:"signingSecret"`
