@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/channels"
 	"switchboard/dispatch"
 	"switchboard/pgstore"
 	"switchboard/presence"
@@ -29,6 +30,8 @@ type Activities struct {
 	// Dispatcher makes the assignment decisions; nil makes one over Store and
 	// Presence for each call (no cache).
 	Dispatcher *dispatch.Dispatcher
+	// Channels gives the adapter that sends from a tenant's channel sender.
+	Channels *channels.Registry
 }
 
 // DependencyStatus is one dependency as the worker sees it.

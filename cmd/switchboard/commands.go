@@ -20,6 +20,7 @@ import (
 
 	"switchboard/activities"
 	"switchboard/api"
+	"switchboard/channels"
 	"switchboard/dispatch"
 	"switchboard/events"
 	"switchboard/media"
@@ -62,7 +63,8 @@ const agentsCacheTTL = 2 * time.Second
 // activities are the worker's activities over the stack's connections.
 func (s *stack) activities() *activities.Activities {
 	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake,
-		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL}}
+		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL},
+		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)})}
 }
 
 // api is the HTTP API over the stack's connections.
