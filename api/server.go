@@ -95,6 +95,7 @@ func New(cfg Config) *Server {
 	v1.DELETE("/api-keys/:id", s.revokeAPIKey, s.authenticate)
 	v1.POST("/system/checks", s.runSystemCheck, s.authenticate, requireRole(pgstore.RoleAdmin))
 	s.registerACD(v1)
+	s.registerCampaigns(v1)
 	s.registerSessions(v1)
 	s.registerInteractions(v1)
 	s.registerEvents(v1)

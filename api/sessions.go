@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
@@ -28,8 +26,6 @@ const (
 	// totalsQueryTimeout bounds the query behind a session's totals; the
 	// totals are an extra, presence is the answer.
 	totalsQueryTimeout = 2 * time.Second
-	// maxCampaign bounds the campaign named at login.
-	maxCampaign = 100
 	// recoverPresenceTimeout bounds how long a login waits for the tenant's
 	// held slots to be restored after Redis lost them.
 	recoverPresenceTimeout = 10 * time.Second
@@ -56,7 +52,8 @@ func (s *Server) registerSessions(v1 *echo.Group) {
 // loginRequest is the optional body of a login.
 type loginRequest struct {
 	// Status is a catalogue ID or name; empty means Available.
-	Status   string `json:"status"`
+	Status string `json:"status"`
+	// Campaign is an enabled campaign's ID or name; the session keeps its ID.
 	Campaign string `json:"campaign"`
 }
 
@@ -167,9 +164,9 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	campaign := strings.TrimSpace(in.Campaign)
-	if utf8.RuneCountInString(campaign) > maxCampaign || strings.ContainsFunc(campaign, unicode.IsControl) {
-		return &pgstore.ValidationError{Field: "campaign", Message: fmt.Sprintf("must be at most %d characters, without control characters", maxCampaign)}
+	campaign, err := s.loginCampaign(ctx, p.TenantID, in.Campaign)
+	if err != nil {
+		return err
 	}
 
 	if err := s.recoverPresence(ctx, p.TenantID); err != nil {

@@ -1033,9 +1033,10 @@ func TestAgentSessions(t *testing.T) {
 		s.wantError(t, "POST", "/v1/agents/me/session", agentKey, `{"mood":"sunny"}`, 422, "invalid_field", "mood")
 		s.wantError(t, "POST", "/v1/agents/me/heartbeat", agentKey, nil, 409, "not_logged_in", "")
 
+		winter := s.call(t, "POST", "/v1/campaigns", adminKey, `{"name":"Winter"}`, 201)["id"].(string)
 		login := s.call(t, "POST", "/v1/agents/me/session", agentKey, `{"campaign":"winter"}`, 201)
 		st := login["status"].(map[string]any)
-		if login["loggedIn"] != true || st["id"] != "available" || login["campaign"] != "winter" || login["heartbeatTtlSeconds"] != 30.0 {
+		if login["loggedIn"] != true || st["id"] != "available" || login["campaign"] != winter || login["heartbeatTtlSeconds"] != 30.0 {
 			t.Fatalf("login %v", login)
 		}
 		wfID := login["workflowId"].(string)
@@ -1110,7 +1111,7 @@ func TestAgentSessions(t *testing.T) {
 		}
 		state := sessionState(t, c, wfID)
 		tot := state.Sheet.Totals
-		if state.Open || state.LogoutReason != pgstore.LogoutForced || state.Campaign != "winter" ||
+		if state.Open || state.LogoutReason != pgstore.LogoutForced || state.Campaign != winter ||
 			tot.BreakMs["Lunch"] < 500 || tot.BreakMs["Training"] < 200 || tot.StatusMs["Available"] < 300 || tot.LoggedInMs < 1000 {
 			t.Errorf("session state %+v", state)
 		}
