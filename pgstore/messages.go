@@ -121,8 +121,12 @@ const (
 	maxSenderID       = 320
 	maxDeliveryError  = 1000
 	maxProviderID     = 255
-	defaultTranscript = 100
-	maxTranscript     = 500
+)
+
+// Bounds of a page of a transcript.
+const (
+	DefaultTranscriptLimit = 100
+	MaxTranscriptLimit     = 500
 )
 
 // Validate checks the message.
@@ -367,11 +371,11 @@ func (s *Store) MarkMessageDelivery(ctx context.Context, u DeliveryUpdate) (Mess
 // 100, at most 500) after the one numbered after (0: from the start).
 func (s *Store) Messages(ctx context.Context, tenantID, interactionID string, after int64, limit int) ([]Message, error) {
 	if limit == 0 {
-		limit = defaultTranscript
+		limit = DefaultTranscriptLimit
 	}
 	switch {
-	case limit < 1 || limit > maxTranscript:
-		return nil, invalid("limit", "must be between 1 and %d", maxTranscript)
+	case limit < 1 || limit > MaxTranscriptLimit:
+		return nil, invalid("limit", "must be between 1 and %d", MaxTranscriptLimit)
 	case after < 0:
 		return nil, invalid("after", "must be the seq of a message, 0 or more")
 	case !isUUID(tenantID) || !isUUID(interactionID):
