@@ -32,6 +32,9 @@ type Activities struct {
 	Dispatcher *dispatch.Dispatcher
 	// Channels gives the adapter that sends from a tenant's channel sender.
 	Channels *channels.Registry
+	// Signal sends a signal to a workflow (an agent's session, told of voice
+	// changes); nil uses the client of the worker running the activity.
+	Signal func(ctx context.Context, workflowID, signal string, arg any) error
 }
 
 // DependencyStatus is one dependency as the worker sees it.

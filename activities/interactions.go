@@ -115,19 +115,27 @@ type ConfirmRequest struct {
 	// Update is the connected state with the offer's answer, written once the slot
 	// is held.
 	Update pgstore.InteractionUpdate `json:"update"`
+	// Voice, for a call, puts the agent in the call once it is theirs.
+	Voice *VoiceStep `json:"voice,omitempty"`
 }
 
 // ConfirmOffer makes the agent's reservation a held slot (presence.Confirm) and
-// records the interaction as connected. It reports false, writing nothing, when the
-// reservation had lapsed: the offer is void and the workflow treats it as rung out.
-// Repeating it after success changes nothing.
+// records the interaction as connected; a call then puts the agent in the call. It
+// reports false, writing nothing, when the reservation had lapsed: the offer is void
+// and the workflow treats it as rung out. Repeating it after success changes nothing.
 func (a *Activities) ConfirmOffer(ctx context.Context, in ConfirmRequest) (bool, error) {
-	ok, err := a.Presence.Confirm(ctx, in.Update.TenantID, in.AgentID, in.Update.InteractionID)
+	u := in.Update
+	ok, err := a.Presence.Confirm(ctx, u.TenantID, in.AgentID, u.InteractionID)
 	if err != nil || !ok {
 		return false, err
 	}
-	if _, err := a.Store.RecordInteraction(ctx, in.Update); err != nil {
+	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
 		return false, storeError(err)
+	}
+	if in.Voice != nil {
+		if _, err := a.setVoice(ctx, u.TenantID, in.AgentID, u.InteractionID, *in.Voice); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }
@@ -139,6 +147,18 @@ type ReleaseRequest struct {
 	// while queued: a reservation bulk assignment made for it meanwhile is freed.
 	AgentID string                    `json:"agentId,omitempty"`
 	Update  pgstore.InteractionUpdate `json:"update"`
+	// Voice, for a call, moves the agent's voice sub-state first (idle, or wrapping
+	// after the end), so that the bulk assignment that follows may give them a call.
+	Voice *VoiceStep `json:"voice,omitempty"`
+}
+
+// ReleaseResult is the outcome of ReleaseCall.
+type ReleaseResult struct {
+	// Woken are the interactions bulk assignment gave the freed agent.
+	Woken []string `json:"woken,omitempty"`
+	// Voice is the agent's voice sub-state after the release, with their wrap-up
+	// time when the call ended.
+	Voice *VoiceResult `json:"voice,omitempty"`
 }
 
 // ReleaseSlot writes the state, frees the agent's slot, reserved or held (idempotent),
@@ -148,13 +168,32 @@ type ReleaseRequest struct {
 // after presence did (OfferInteraction), so the read model never shows an agent
 // holding more than presence allows.
 func (a *Activities) ReleaseSlot(ctx context.Context, in ReleaseRequest) ([]string, error) {
+	res, err := a.release(ctx, in)
+	return res.Woken, err
+}
+
+// ReleaseCall is ReleaseSlot for a call: it moves the agent's voice sub-state first
+// (in.Voice) and answers it, with the agent's wrap-up time after an ended call.
+func (a *Activities) ReleaseCall(ctx context.Context, in ReleaseRequest) (ReleaseResult, error) {
+	return a.release(ctx, in)
+}
+
+func (a *Activities) release(ctx context.Context, in ReleaseRequest) (ReleaseResult, error) {
+	var out ReleaseResult
 	u := in.Update
+	if in.Voice != nil && in.AgentID != "" {
+		v, err := a.setVoice(ctx, u.TenantID, in.AgentID, u.InteractionID, *in.Voice)
+		if err != nil {
+			return out, err
+		}
+		out.Voice = &v
+	}
 	_, recErr := a.Store.RecordInteraction(ctx, u)
 	if recErr != nil {
 		recErr = storeError(recErr)
 		var app *temporal.ApplicationError
 		if !errors.As(recErr, &app) || !app.NonRetryable() {
-			return nil, recErr
+			return out, recErr
 		}
 		// A write refused for good must not keep the slot: free it all the same.
 	}
@@ -162,22 +201,24 @@ func (a *Activities) ReleaseSlot(ctx context.Context, in ReleaseRequest) ([]stri
 	if agent == "" {
 		held, ok, err := a.Presence.Holder(ctx, u.TenantID, u.InteractionID)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if ok && !held.Held {
 			agent = held.Agent
 		}
 	}
 	if agent == "" {
-		return nil, recErr
+		return out, recErr
 	}
 	if _, err := a.Presence.Release(ctx, u.TenantID, agent, u.InteractionID); err != nil {
-		return nil, err
+		return out, err
 	}
 	if recErr != nil {
-		return nil, recErr
+		return out, recErr
 	}
-	return a.dispatcher().OfferWaiting(ctx, u.TenantID, agent, a.Wake)
+	var err error
+	out.Woken, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, agent, a.Wake)
+	return out, err
 }
 
 // ErrTypeUnknownQueue marks a queue change to a queue the tenant does not have.

@@ -62,6 +62,10 @@ type PresenceVerdict struct {
 	// been so since StatusAt.
 	Status   *timesheet.Status `json:"status,omitempty"`
 	StatusAt time.Time         `json:"statusAt"`
+	// Voice is set when presence showed a call ringing or in progress with no
+	// voice slot under it (the call's run was held up past its reservation, or
+	// stopped): the agent was put back to idle.
+	Voice *VoiceChange `json:"voice,omitempty"`
 }
 
 // CheckAgentPresence compares an agent session with presence. A session whose
@@ -69,7 +73,7 @@ type PresenceVerdict struct {
 // that session) and reported ended at the moment it lapsed. A session that
 // presence shows logged out, replaced by a newer login or no longer knows (a
 // Redis flush) is reported ended too; a live one is checked for a status the
-// workflow missed.
+// workflow missed, and for a stale voice sub-state, which is cleared.
 func (a *Activities) CheckAgentPresence(ctx context.Context, in PresenceCheck) (PresenceVerdict, error) {
 	// A lapsed session may be closed by someone else between the read and
 	// LogoutExpired; reading again settles it.
@@ -98,9 +102,13 @@ func (a *Activities) CheckAgentPresence(ctx context.Context, in PresenceCheck) (
 		case !p.LoggedIn:
 			return PresenceVerdict{Ended: true, EndedAt: p.ChangedAt, Reason: pgstore.LogoutUnrecorded}, nil
 		default:
+			var out PresenceVerdict
+			if out.Voice, err = a.staleVoice(ctx, in.TenantID, in.AgentID, p.Voice); err != nil {
+				return PresenceVerdict{}, err
+			}
 			cur := timesheet.Status{Name: p.Status.Name, Group: p.Status.Group}
 			if cur.Same(in.Status) {
-				return PresenceVerdict{}, nil
+				return out, nil
 			}
 			// The catalogue gives the ID and break flag presence does not keep;
 			// a status deleted since is reported by name and group alone.
@@ -109,7 +117,8 @@ func (a *Activities) CheckAgentPresence(ctx context.Context, in PresenceCheck) (
 			} else if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
 				return PresenceVerdict{}, err
 			}
-			return PresenceVerdict{Status: &cur, StatusAt: p.ChangedAt}, nil
+			out.Status, out.StatusAt = &cur, p.ChangedAt
+			return out, nil
 		}
 	}
 	return PresenceVerdict{}, fmt.Errorf("agent %s session %d: presence kept changing while it was checked", in.AgentID, in.Session)

@@ -1,8 +1,10 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,14 +70,17 @@ func TestSetAgentVoice(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	a := newActivities(t, time.Minute)
+	told := recordSignals(a)
 	tenant, agent := newAgent(t)
 	login, err := a.Presence.Login(ctx, tenant, agent, presence.LoginInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	session := "agent/" + tenant + "/" + agent
 	set := func(ix string, state routing.VoiceState, bulk bool) activities.VoiceResult {
 		t.Helper()
-		res, err := a.SetAgentVoice(ctx, activities.VoiceRequest{TenantID: tenant, AgentID: agent, InteractionID: ix, State: state, OfferWaiting: bulk})
+		res, err := a.SetAgentVoice(ctx, activities.VoiceRequest{TenantID: tenant, AgentID: agent, InteractionID: ix, OfferWaiting: bulk,
+			Step: activities.VoiceStep{State: state, SessionWorkflowID: session, SessionSignal: "agent-voice"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +90,11 @@ func TestSetAgentVoice(t *testing.T) {
 		}
 		if p.Voice != res.State || res.Session != login.Presence.Session || res.At.IsZero() || res.At.After(p.At) {
 			t.Fatalf("result %+v, presence %+v", res, p)
+		}
+		last := (*told)[len(*told)-1]
+		if last.workflowID != session || last.signal != "agent-voice" ||
+			last.change != (activities.VoiceChange{Session: res.Session, State: res.State, At: res.At}) {
+			t.Fatalf("the session was told %+v after %+v", last, res)
 		}
 		return res
 	}
@@ -165,10 +175,102 @@ func TestSetAgentVoice(t *testing.T) {
 		t.Errorf("waiting call held by %+v, %v, %v", held, ok, err)
 	}
 
-	_, err = a.SetAgentVoice(ctx, activities.VoiceRequest{TenantID: tenant, AgentID: agent, InteractionID: first.ID, State: "dozing"})
+	_, err = a.SetAgentVoice(ctx, activities.VoiceRequest{TenantID: tenant, AgentID: agent, InteractionID: first.ID, Step: activities.VoiceStep{State: "dozing"}})
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || !app.NonRetryable() || app.Type() != activities.ErrTypeInvalidVoiceState {
 		t.Errorf("unknown state: %v", err)
+	}
+}
+
+// told is a signal an activity sent.
+type told struct {
+	workflowID, signal string
+	change             activities.VoiceChange
+}
+
+// recordSignals makes a's signals to workflows recorded rather than sent.
+func recordSignals(a *activities.Activities) *[]told {
+	var mu sync.Mutex
+	out := &[]told{}
+	a.Signal = func(_ context.Context, workflowID, signal string, arg any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		*out = append(*out, told{workflowID: workflowID, signal: signal, change: arg.(activities.VoiceChange)})
+		return nil
+	}
+	return out
+}
+
+// A call's answer puts the agent in the call once the slot is theirs, and its end
+// puts them in wrap-up before the slot is freed and bulk assignment runs for them,
+// answering their wrap-up time; a reservation that lapsed sets nothing.
+func TestConfirmAndReleaseCall(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	a := newActivities(t, time.Minute)
+	told := recordSignals(a)
+	tenant, agent := newAgent(t)
+	if _, err := a.Presence.Login(ctx, tenant, agent, presence.LoginInput{}); err != nil {
+		t.Fatal(err)
+	}
+	twelve := 12
+	if _, err := store.UpdateAgent(ctx, tenant, pgstore.Actor{}, agent, pgstore.AgentUpdate{WrapUpSeconds: pgstore.Nullable[int]{Set: true, Value: &twelve}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	call, waiting, lapsed := newCall(t, tenant, now), newCall(t, tenant, now.Add(time.Second)), newCall(t, tenant, now.Add(2*time.Second))
+	step := func(state routing.VoiceState) *activities.VoiceStep {
+		return &activities.VoiceStep{State: state, SessionWorkflowID: "agent/" + tenant + "/" + agent, SessionSignal: "agent-voice"}
+	}
+	voice := func() routing.VoiceState {
+		p, err := a.Presence.Get(ctx, tenant, agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Voice
+	}
+
+	// A lapsed reservation: nothing is confirmed, nothing set.
+	confirmed := pgstore.InteractionState{Status: pgstore.InteractionConnected, AgentID: agent, Offers: 1, QueuedAt: now, ConnectedAt: &now, Version: 2}
+	ok, err := a.ConfirmOffer(ctx, activities.ConfirmRequest{AgentID: agent, Voice: step(routing.VoiceInCall),
+		Update: pgstore.InteractionUpdate{TenantID: tenant, InteractionID: lapsed.ID, State: confirmed}})
+	if err != nil || ok || voice() != routing.VoiceIdle || len(*told) != 0 {
+		t.Fatalf("confirm without a reservation: %v, %v, voice %q, told %v", ok, err, voice(), *told)
+	}
+
+	if ok, err := a.Presence.Reserve(ctx, tenant, agent, call.ID, routing.Voice, 1, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for range 2 { // a retried activity
+		ok, err := a.ConfirmOffer(ctx, activities.ConfirmRequest{AgentID: agent, Voice: step(routing.VoiceInCall),
+			Update: pgstore.InteractionUpdate{TenantID: tenant, InteractionID: call.ID, State: confirmed}})
+		if err != nil || !ok || voice() != routing.VoiceInCall {
+			t.Fatalf("confirm: %v, %v, voice %q", ok, err, voice())
+		}
+	}
+	ended := confirmed
+	ended.Status, ended.EndedAt, ended.Version = pgstore.InteractionEnded, &now, 3
+	res, err := a.ReleaseCall(ctx, activities.ReleaseRequest{AgentID: agent, Voice: step(routing.VoiceWrapping),
+		Update: pgstore.InteractionUpdate{TenantID: tenant, InteractionID: call.ID, State: ended}})
+	if err != nil || res.Voice == nil || res.Voice.State != routing.VoiceWrapping || res.Voice.WrapUp != 12*time.Second {
+		t.Fatalf("release: %+v, %v", res, err)
+	}
+	// The waiting call was given to the agent in wrap-up: it rings on them now.
+	if !slices.Equal(res.Woken, []string{waiting.ID}) {
+		t.Errorf("bulk assignment woke %v, want %s", res.Woken, waiting.ID)
+	}
+	if _, ok, _ := a.Presence.Holder(ctx, tenant, call.ID); ok {
+		t.Error("the ended call still holds a slot")
+	}
+	if got, _ := store.GetInteraction(ctx, tenant, call.ID); got.Status != pgstore.InteractionEnded {
+		t.Errorf("read model %+v", got)
+	}
+	var states []routing.VoiceState
+	for _, s := range *told {
+		states = append(states, s.change.State)
+	}
+	if !slices.Equal(states, []routing.VoiceState{routing.VoiceInCall, routing.VoiceInCall, routing.VoiceWrapping}) {
+		t.Errorf("the session was told %v", states)
 	}
 }
 
@@ -234,5 +336,61 @@ func TestMoveInteractionActivity(t *testing.T) {
 	}
 	if got, err := store.GetInteraction(ctx, tenant, fresh.ID); err != nil || got.QueueID != sales.ID || got.Version != 1 {
 		t.Errorf("written with its move: %+v, %v", got, err)
+	}
+}
+
+// The presence check clears a call left ringing or in progress with no voice slot
+// under it (its run held up past the reservation, or stopped by hand), and leaves a
+// ringing call with its reservation alone.
+func TestCheckAgentPresenceClearsAStaleCall(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	a := newActivities(t, time.Minute)
+	tenant, agent := newAgent(t)
+	login, err := a.Presence.Login(ctx, tenant, agent, presence.LoginInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() activities.PresenceVerdict {
+		t.Helper()
+		v, err := a.CheckAgentPresence(ctx, activities.PresenceCheck{TenantID: tenant, AgentID: agent, Session: login.Presence.Session, Status: availableSheet})
+		if err != nil || v.Ended || v.Status != nil {
+			t.Fatalf("check %+v, %v", v, err)
+		}
+		return v
+	}
+	call := uuid.NewString()
+	if ok, err := a.Presence.Reserve(ctx, tenant, agent, call, routing.Voice, 1, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, err := a.Presence.SetVoiceState(ctx, tenant, agent, routing.VoiceRinging); err != nil {
+		t.Fatal(err)
+	}
+	if v := check(); v.Voice != nil {
+		t.Errorf("a ringing call with its reservation was cleared: %+v", v.Voice)
+	}
+	if _, err := a.Presence.Release(ctx, tenant, agent, call); err != nil {
+		t.Fatal(err)
+	}
+	for _, stale := range []routing.VoiceState{routing.VoiceRinging, routing.VoiceInCall} {
+		if _, err := a.Presence.SetVoiceState(ctx, tenant, agent, stale); err != nil {
+			t.Fatal(err)
+		}
+		v := check()
+		p, _ := a.Presence.Get(ctx, tenant, agent)
+		if v.Voice == nil || v.Voice.State != routing.VoiceIdle || v.Voice.Session != login.Presence.Session || v.Voice.At.IsZero() || p.Voice != routing.VoiceIdle {
+			t.Errorf("stale %s: verdict %+v, presence voice %q", stale, v.Voice, p.Voice)
+		}
+		// A voice reservation can be made again.
+		again := uuid.NewString()
+		if ok, err := a.Presence.Reserve(ctx, tenant, agent, again, routing.Voice, 1, time.Minute); err != nil || !ok {
+			t.Errorf("after clearing %s the agent takes no call: %v, %v", stale, ok, err)
+		}
+		if _, err := a.Presence.Release(ctx, tenant, agent, again); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := check(); v.Voice != nil {
+		t.Errorf("an idle agent was changed: %+v", v.Voice)
 	}
 }

@@ -94,14 +94,10 @@ type AgentStatusChange struct {
 }
 
 // AgentVoiceChange is a voice sub-state change (ringing, in call, wrapping,
-// back to idle), as the interaction workflows set it in presence, dated by the
-// presence clock; a change older than the current sub-state is ignored. Session 0
-// means whichever session is open.
-type AgentVoiceChange struct {
-	Session int64              `json:"session,omitempty"`
-	State   routing.VoiceState `json:"state"`
-	At      time.Time          `json:"at"`
-}
+// back to idle), as the interaction workflows' activities set it in presence,
+// dated by the presence clock; a change older than the current sub-state is
+// ignored. Session 0 means whichever session is open.
+type AgentVoiceChange = activities.VoiceChange
 
 // AgentLogout ends a session at At.
 type AgentLogout struct {
@@ -517,8 +513,9 @@ func (w *agentSession) record(ctx workflow.Context, kind pgstore.SessionEventKin
 }
 
 // check asks presence whether the session is still live, ends it if its
-// heartbeat lapsed (or presence ended it without telling), and catches up
-// with a status change whose signal never came.
+// heartbeat lapsed (or presence ended it without telling), catches up with a
+// status change whose signal never came, and takes the agent back to idle
+// when presence showed a call ringing or in progress that holds no slot.
 func (w *agentSession) check(ctx workflow.Context) {
 	st := &w.state
 	session := st.Session
@@ -548,5 +545,8 @@ func (w *agentSession) check(ctx workflow.Context) {
 		w.end(ctx, v.EndedAt, v.Reason, "")
 	case v.Status != nil && !v.StatusAt.Before(st.Sheet.StatusSince):
 		w.setStatus(ctx, v.StatusAt, *v.Status, "")
+	}
+	if v.Voice != nil && st.Open {
+		w.onVoice(ctx, *v.Voice)
 	}
 }

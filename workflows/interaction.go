@@ -468,6 +468,7 @@ func (w *interaction) connect(ctx workflow.Context) {
 		AgentID: w.st.OfferedAgentID,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now}},
+		Voice: w.voiceStep(ctx, w.st.OfferedAgentID, routing.VoiceInCall),
 	}).Get(ctx, &ok)
 	if err != nil || !ok {
 		// The reservation lapsed (the run was held up past it): the offer is void.
@@ -481,7 +482,6 @@ func (w *interaction) connect(ctx workflow.Context) {
 	w.st.InteractionState, w.st.RingUntil = next, nil
 	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionConnected)))
 	a.done = true
-	w.setVoice(ctx, next.AgentID, routing.VoiceInCall, false)
 }
 
 // release frees the offered agent's slot: the interaction is queued again without
@@ -498,11 +498,9 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
 	}
 	next.Version++
-	// The agent is idle before their slot is freed, so that the bulk assignment
-	// that follows may give them a call at once.
-	w.setVoice(ctx, agent, routing.VoiceIdle, false)
 	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
-		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason}})
+		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason}},
+		w.voiceStep(ctx, agent, routing.VoiceIdle))
 	w.st.RingUntil = nil
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueUnset())
 }
@@ -534,15 +532,21 @@ func (w *interaction) finish(ctx workflow.Context) {
 	}
 	next.EndedAt, next.EndReason = &now, w.end.Reason
 	next.Version++
-	if next.Status == pgstore.InteractionEnded && w.tracksVoice(ctx) {
+	var voice *activities.VoiceStep
+	if next.Status == pgstore.InteractionEnded {
 		// Wrapping does not hold the voice slot: the bulk assignment that follows
 		// the release may give the agent another call during the wrap-up.
-		if res, ok := w.setVoice(ctx, next.AgentID, routing.VoiceWrapping, false); ok {
-			until := now.Add(res.WrapUp)
-			w.st.WrapUpUntil = &until
-		}
+		voice = w.voiceStep(ctx, next.AgentID, routing.VoiceWrapping)
 	}
-	w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next})
+	res := w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next}, voice)
+	if voice != nil {
+		var wrap time.Duration
+		if res.Voice != nil {
+			wrap = res.Voice.WrapUp
+		}
+		until := now.Add(wrap)
+		w.st.WrapUpUntil = &until
+	}
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
 }
 
@@ -622,25 +626,31 @@ func (w *interaction) applyMove(ctx workflow.Context) {
 		w.st.InteractionState = kept
 		return
 	}
-	u := *change.Unassigned
-	w.setVoice(ctx, agent, routing.VoiceIdle, false)
-	w.releaseSlot(ctx, agent, u)
+	w.releaseSlot(ctx, agent, *change.Unassigned, w.voiceStep(ctx, agent, routing.VoiceIdle))
 	w.st.RingUntil = nil
 	w.upsert(ctx, StatusKey.ValueSet(string(pgstore.InteractionQueued)), AgentIDKey.ValueUnset())
 }
 
-// releaseSlot runs ReleaseSlot, which also gives the freed agent the waiting
-// interactions they should take, and takes its state.
-func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.InteractionUpdate) {
-	var woken []string
+// releaseSlot runs ReleaseSlot (ReleaseCall with a voice step, for a call), which
+// also gives the freed agent the waiting interactions they should take, and takes
+// its state.
+func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.InteractionUpdate, voice *activities.VoiceStep) activities.ReleaseResult {
+	var res activities.ReleaseResult
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseSlot, activities.ReleaseRequest{AgentID: agent, Update: u}).Get(ctx, &woken)
+	req := activities.ReleaseRequest{AgentID: agent, Update: u, Voice: voice}
+	var err error
+	if voice != nil {
+		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseCall, req).Get(ctx, &res)
+	} else {
+		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseSlot, req).Get(ctx, &res.Woken)
+	}
 	if err != nil {
 		// Only a write refused as invalid ends here (others are retried): the run
 		// goes on; the slot was freed all the same.
 		workflow.GetLogger(ctx).Error("release failed", "error", err)
 	}
 	w.st.InteractionState = u.State
+	return res
 }
 
 // tracksVoice reports whether this run keeps its agent's voice sub-state: calls
@@ -656,35 +666,32 @@ func (w *interaction) tracksVoice(ctx workflow.Context) bool {
 	return *w.voice
 }
 
-// setVoice sets the agent's voice sub-state for this call in presence (from the
-// workflow's state, so a retried or replayed step sets the same) and tells the
-// agent's session workflow, dated by the presence clock; offerWaiting then runs bulk
-// assignment for the agent. It reports false when nothing was set.
-func (w *interaction) setVoice(ctx workflow.Context, agent string, state routing.VoiceState, offerWaiting bool) (activities.VoiceResult, bool) {
-	var res activities.VoiceResult
+// voiceStep is the step of the agent's voice sub-state for this call, with the
+// agent's session workflow to tell; nil for an interaction that keeps none.
+func (w *interaction) voiceStep(ctx workflow.Context, agent string, state routing.VoiceState) *activities.VoiceStep {
 	if agent == "" || !w.tracksVoice(ctx) {
-		return res, false
+		return nil
 	}
+	return &activities.VoiceStep{State: state, SessionWorkflowID: AgentSessionWorkflowID(w.st.TenantID, agent), SessionSignal: AgentVoiceSignal}
+}
+
+// setVoice moves the agent's voice sub-state for this call on its own (the call
+// rings, or the wrap-up is over), from the workflow's state, so that a retried or
+// replayed step sets the same; offerWaiting then runs bulk assignment for the agent.
+// The activity tells the agent's session workflow, dated by the presence clock.
+func (w *interaction) setVoice(ctx workflow.Context, agent string, state routing.VoiceState, offerWaiting bool) {
+	step := w.voiceStep(ctx, agent, state)
+	if step == nil {
+		return
+	}
+	var res activities.VoiceResult
 	var a *activities.Activities
 	err := workflow.ExecuteActivity(activityOptions(ctx), a.SetAgentVoice, activities.VoiceRequest{
-		TenantID: w.st.TenantID, AgentID: agent, InteractionID: w.st.ID, State: state, OfferWaiting: offerWaiting,
+		TenantID: w.st.TenantID, AgentID: agent, InteractionID: w.st.ID, Step: *step, OfferWaiting: offerWaiting,
 	}).Get(ctx, &res)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("voice state not set", "agent", agent, "state", state, "error", err)
-		return res, false
 	}
-	if res.Session == 0 {
-		return res, true // the agent never logged in: no session to tell
-	}
-	sent := workflow.SignalExternalWorkflow(ctx, AgentSessionWorkflowID(w.st.TenantID, agent), "", AgentVoiceSignal,
-		AgentVoiceChange{Session: res.Session, State: res.State, At: res.At})
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		if err := sent.Get(ctx, nil); err != nil {
-			// The session ended: its durations are final.
-			workflow.GetLogger(ctx).Info("agent session not told of the voice state", "agent", agent, "error", err)
-		}
-	})
-	return res, true
 }
 
 // takeHints takes every wake-up received so far (and those carried over from the

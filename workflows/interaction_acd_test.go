@@ -58,8 +58,8 @@ func (d *desk) query(at time.Duration, st *workflows.InteractionState) {
 func (d *desk) voiceSteps() []string {
 	out := make([]string, len(d.voices))
 	for i, v := range d.voices {
-		out[i] = fmt.Sprintf("%s %s @%v", name(v.AgentID), voiceName(v.State), d.voiceAt[i])
-		if v.OfferWaiting {
+		out[i] = fmt.Sprintf("%s %s @%v", name(v.agent), voiceName(v.step.State), v.at)
+		if v.bulk {
 			out[i] += " +bulk"
 		}
 	}
@@ -85,9 +85,9 @@ func (d *desk) indexOf(prefix string) int {
 
 // A call rings on Ana, she takes it, the caller hangs up: Ana is ringing, in a call,
 // then wrapping for her wrap-up time (a durable timer, the run stays open), then idle
-// with bulk assignment run for her. Each change is told to her session workflow,
-// dated by the presence clock. Wrapping is set before her slot is freed, so the bulk
-// assignment that follows may already give her the next call.
+// with bulk assignment run for her. Each step names her session workflow, which the
+// activity tells. Wrapping is set before her slot is freed (in the same activity),
+// so the bulk assignment that follows may already give her the next call.
 func TestVoiceCallRingsTalksAndWrapsUp(t *testing.T) {
 	d := newVoiceDesk(t, ana)
 	d.wrapUp = 30 * time.Second
@@ -107,7 +107,7 @@ func TestVoiceCallRingsTalksAndWrapsUp(t *testing.T) {
 	if got := d.voiceSteps(); !slices.Equal(got, want) {
 		t.Errorf("voice steps %v, want %v", got, want)
 	}
-	if d.indexOf("voice "+ana+" wrapping") > d.indexOf("release "+ana) {
+	if d.indexOf("voice "+ana+" wrapping") > d.indexOf("release "+ana+" ended") {
 		t.Errorf("wrapping set after the slot was freed: %v", d.log)
 	}
 	if d.indexOf("voice "+ana+" idle") < d.indexOf("release "+ana) {
@@ -122,16 +122,10 @@ func TestVoiceCallRingsTalksAndWrapsUp(t *testing.T) {
 	if st.Status != pgstore.InteractionEnded || st.AgentID != ana {
 		t.Errorf("final %+v", st)
 	}
-	var told []string
-	for i, s := range d.signals {
-		if s.workflowID != workflows.AgentSessionWorkflowID(tenantID, ana) || s.change.Session != presenceSession ||
-			!s.change.At.Equal(d.start.Add(d.voiceAt[i])) {
-			t.Errorf("signal %d: %+v", i, s)
+	for i, v := range d.voices {
+		if v.step.SessionWorkflowID != workflows.AgentSessionWorkflowID(tenantID, ana) || v.step.SessionSignal != workflows.AgentVoiceSignal {
+			t.Errorf("step %d tells %q by %q", i, v.step.SessionWorkflowID, v.step.SessionSignal)
 		}
-		told = append(told, voiceName(s.change.State))
-	}
-	if !slices.Equal(told, []string{"ringing", "in_call", "wrapping", "idle"}) {
-		t.Errorf("session told %v", told)
 	}
 }
 
@@ -180,8 +174,13 @@ func TestChatKeepsNoVoiceState(t *testing.T) {
 	d.accept(time.Second, ana)
 	d.end(10 * time.Second)
 	d.run()
-	if len(d.voices) != 0 || len(d.signals) != 0 {
-		t.Errorf("voice requests %v, signals %v", d.voices, d.signals)
+	if len(d.voices) != 0 {
+		t.Errorf("voice steps %v", d.voices)
+	}
+	for _, r := range d.releases {
+		if r.Voice != nil {
+			t.Errorf("release with a voice step %+v", r)
+		}
 	}
 }
 

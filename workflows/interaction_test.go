@@ -46,10 +46,8 @@ type desk struct {
 	offerAt  []time.Duration
 	confirms []activities.ConfirmRequest
 	releases []activities.ReleaseRequest
-	voices   []activities.VoiceRequest
-	voiceAt  []time.Duration
+	voices   []voiceChange
 	moves    []activities.MoveRequest
-	signals  []sessionSignal
 	log      []string
 	// lapsed makes ConfirmOffer report a lapsed reservation once.
 	lapsed bool
@@ -69,14 +67,23 @@ type desk struct {
 	updates    int
 }
 
-// sessionSignal is a voice change told to an agent's session workflow.
-type sessionSignal struct {
-	workflowID string
-	change     workflows.AgentVoiceChange
+// voiceChange is a step of an agent's voice sub-state an activity was asked for.
+type voiceChange struct {
+	agent string
+	step  activities.VoiceStep
+	at    time.Duration
+	// bulk: bulk assignment runs for the agent afterwards.
+	bulk bool
 }
 
-// presenceSession is the presence session SetAgentVoice reports.
-const presenceSession = 1740819600000
+// voice records a voice step asked of an activity.
+func (d *desk) voice(agent string, step *activities.VoiceStep, bulk bool) {
+	if step == nil {
+		return
+	}
+	d.voices = append(d.voices, voiceChange{agent: agent, step: *step, at: d.env.Now().Sub(d.start), bulk: bulk})
+	d.log = append(d.log, fmt.Sprintf("voice %s %s", agent, voiceName(step.State)))
+}
 
 func newDesk(t *testing.T, ready ...string) *desk {
 	var suite testsuite.WorkflowTestSuite
@@ -117,6 +124,7 @@ func newDesk(t *testing.T, ready ...string) *desk {
 			d.lapsed = false
 			return false, nil
 		}
+		d.voice(in.AgentID, in.Voice, false)
 		return true, nil
 	})
 	d.env.OnActivity(a.ReleaseSlot, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReleaseRequest) ([]string, error) {
@@ -129,17 +137,23 @@ func newDesk(t *testing.T, ready ...string) *desk {
 		}
 		return d.freed, nil
 	})
+	d.env.OnActivity(a.ReleaseCall, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReleaseRequest) (activities.ReleaseResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.voice(in.AgentID, in.Voice, false)
+		d.releases = append(d.releases, in)
+		d.log = append(d.log, "release "+in.AgentID+" "+string(in.Update.State.Status))
+		res := activities.ReleaseResult{Woken: d.freed, Voice: &activities.VoiceResult{State: in.Voice.State, At: d.env.Now()}}
+		if in.Voice.State == routing.VoiceWrapping {
+			res.Voice.WrapUp = d.wrapUp
+		}
+		return res, nil
+	})
 	d.env.OnActivity(a.SetAgentVoice, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.VoiceRequest) (activities.VoiceResult, error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.voices = append(d.voices, in)
-		d.voiceAt = append(d.voiceAt, d.env.Now().Sub(d.start))
-		d.log = append(d.log, fmt.Sprintf("voice %s %s", in.AgentID, voiceName(in.State)))
-		res := activities.VoiceResult{State: in.State, Session: presenceSession, At: d.env.Now()}
-		if in.State == routing.VoiceWrapping {
-			res.WrapUp = d.wrapUp
-		}
-		return res, nil
+		d.voice(in.AgentID, &in.Step, in.OfferWaiting)
+		return activities.VoiceResult{State: in.Step.State, At: d.env.Now()}, nil
 	})
 	d.env.OnActivity(a.MoveInteraction, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MoveRequest) (activities.MoveResult, error) {
 		d.mu.Lock()
@@ -159,15 +173,6 @@ func newDesk(t *testing.T, ready ...string) *desk {
 			d.queueAttrs = append(d.queueAttrs, v)
 		}
 	}).Return(nil)
-	d.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, workflows.AgentVoiceSignal, mock.Anything).Return(
-		func(_, workflowID, _, _ string, arg any) error {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			c := arg.(workflows.AgentVoiceChange)
-			d.signals = append(d.signals, sessionSignal{workflowID: workflowID, change: c})
-			d.log = append(d.log, "tell "+voiceName(c.State))
-			return nil
-		})
 	return d
 }
 
