@@ -55,11 +55,13 @@ func floorOffer(ctx context.Context) error {
 // BenchmarkAssignment measures routing and assignment on a running dev stack, with
 // 200 and then 2,000 agents online in one tenant:
 //
-//   - decision-: one assignment decision (dispatch.Reserve: online agents, their
-//     settings from PostgreSQL, their presence from Redis, routing.Choose, the atomic
-//     reservation), sequentially and on 8 goroutines, as decisions per second; and the
-//     same once 1,000 more interactions wait in the queue (the ratio shows the cost
-//     does not follow the waiting interactions);
+//   - decision-: one assignment decision (dispatch.Reserve: the agents ready for new
+//     work from presence's ready index in one command, their settings from PostgreSQL
+//     as the worker caches them, routing.Best, the atomic reservation), sequentially
+//     and on 8 goroutines, as decisions per second; and the same once 1,000 more
+//     interactions wait in the queue (the ratio shows the cost does not follow the
+//     waiting interactions); decision-cost-ratio is what a sequential decision costs
+//     at the largest population over the smallest;
 //   - offer-: enqueue→offer latency at a sustained 50 new interactions/s through the
 //     API (POST /v1/interactions to the offer being recorded), p50 and p99;
 //   - floor-: the same latency for a bare SDK client starting a workflow of the same
@@ -94,6 +96,7 @@ func BenchmarkAssignment(b *testing.B) {
 		// freshly started server settle (its own system workflows, caches).
 		floorLatencies(b, st.client)
 		percentiles(b, "floor-", floorLatencies(b, st.client))
+		rates := map[int]float64{}
 		for _, agents := range benchAgentCounts {
 			prefix := fmt.Sprintf("%d-", agents)
 			tenant, crmKey := benchTenant(b, st, store, ps, agents)
@@ -109,6 +112,7 @@ func BenchmarkAssignment(b *testing.B) {
 				benchEnqueue(b, store, tenant, queue, fmt.Sprintf("waiting-%d", i))
 			}
 			busy := decisions(b, d, store, tenant, queue, 300, 1)
+			rates[agents] = one
 			b.ReportMetric(one, prefix+"decisions/s")
 			b.ReportMetric(par, prefix+"decisions/s-8-goroutines")
 			b.ReportMetric(busy/one, prefix+"decision-rate-with-1000-waiting-ratio")
@@ -116,6 +120,8 @@ func BenchmarkAssignment(b *testing.B) {
 			lat := offerLatencies(b, st, pool, tenant, crmKey)
 			percentiles(b, prefix+"offer-", lat)
 		}
+		first, last := benchAgentCounts[0], benchAgentCounts[len(benchAgentCounts)-1]
+		b.ReportMetric(rates[first]/rates[last], fmt.Sprintf("decision-cost-%d-vs-%d-ratio", last, first))
 	}
 }
 
