@@ -13,6 +13,7 @@ import (
 
 	"switchboard/channels"
 	"switchboard/dispatch"
+	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/presence"
 )
@@ -32,6 +33,9 @@ type Activities struct {
 	Dispatcher *dispatch.Dispatcher
 	// Channels gives the adapter that sends from a tenant's channel sender.
 	Channels *channels.Registry
+	// Events is the realtime feed the interactions' lifecycle events go to; nil
+	// publishes nothing.
+	Events *events.Feed
 	// Signal sends a signal to a workflow (an agent's session, told of voice
 	// changes); nil uses the client of the worker running the activity.
 	Signal func(ctx context.Context, workflowID, signal string, arg any) error

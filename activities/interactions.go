@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"switchboard/dispatch"
+	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/routing"
 )
@@ -75,6 +76,11 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 			return OfferResult{}, storeError(err)
 		}
 		queueID = q
+		e := interactionEvent(ix)
+		e.QueueID = queueID
+		if err := a.publish(ctx, ix.TenantID, events.InteractionInitiated, e); err != nil {
+			return OfferResult{}, err
+		}
 	}
 	dec, err := a.dispatcher().Reserve(ctx, dispatch.Request{
 		TenantID: ix.TenantID, InteractionID: ix.ID, Channel: ix.Channel, QueueID: queueID,
@@ -105,6 +111,16 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 		// The reservation stays: the retry adopts it, or it lapses by itself.
 		return OfferResult{}, storeError(err)
 	}
+	e := interactionEvent(ix)
+	e.Status, e.QueueID, e.OfferedAgentID, e.Attempt, e.RingUntil, e.Version = st.Status, queueID, dec.AgentID, in.Attempt, &until, st.Version
+	if err := a.publish(ctx, ix.TenantID, events.InteractionOffered, e, dec.AgentID); err != nil {
+		return OfferResult{}, err
+	}
+	if ix.Channel == routing.Voice {
+		if err := a.publish(ctx, ix.TenantID, events.CallRinging, e, dec.AgentID); err != nil {
+			return OfferResult{}, err
+		}
+	}
 	out.Offered, out.AgentID, out.OfferedAt, out.RingUntil = true, dec.AgentID, at, until
 	return out, nil
 }
@@ -131,6 +147,9 @@ func (a *Activities) ConfirmOffer(ctx context.Context, in ConfirmRequest) (bool,
 	}
 	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
 		return false, storeError(err)
+	}
+	if err := a.publish(ctx, u.TenantID, events.InteractionConnected, stateEvent(u.InteractionID, u.State), in.AgentID); err != nil {
+		return false, err
 	}
 	if in.Voice != nil {
 		if _, err := a.setVoice(ctx, u.TenantID, in.AgentID, u.InteractionID, *in.Voice); err != nil {
@@ -216,6 +235,9 @@ func (a *Activities) release(ctx context.Context, in ReleaseRequest) (ReleaseRes
 	if recErr != nil {
 		return out, recErr
 	}
+	if err := a.publishRelease(ctx, agent, u); err != nil {
+		return out, err
+	}
 	var err error
 	out.Woken, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, agent, a.Wake)
 	return out, err
@@ -265,6 +287,15 @@ func (a *Activities) MoveInteraction(ctx context.Context, req MoveRequest) (Move
 	}
 	if err != nil {
 		return MoveResult{}, storeError(err)
+	}
+	written := in.Kept
+	if !member && in.Unassigned != nil {
+		written = *in.Unassigned
+	}
+	e := stateEvent(written.InteractionID, written.State)
+	e.QueueID = in.QueueID
+	if err := a.publish(ctx, written.TenantID, events.InteractionQueueChanged, e, in.AgentID); err != nil {
+		return MoveResult{}, err
 	}
 	out := MoveResult{Member: member}
 	if in.AgentID != "" {

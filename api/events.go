@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -137,5 +138,33 @@ func (s *Server) streamEvents(c echo.Context) error {
 			}
 			w.Flush()
 		}
+	}
+}
+
+// agentEvent is the payload of agentStatusChanged: the agent's presence as the
+// presence endpoints answer it, or, after a logout, who logged out and why.
+type agentEvent struct {
+	AgentID  string       `json:"agentId"`
+	LoggedIn bool         `json:"loggedIn"`
+	Reason   string       `json:"reason,omitempty"`
+	Presence *sessionView `json:"presence,omitempty"`
+}
+
+// publishAgentStatus tells the feed that an agent's presence changed (login,
+// status, Auto Call, logout). The change is made already, so a feed that does not
+// answer is logged, not returned: the stream's clients reload on reconnecting.
+func (s *Server) publishAgentStatus(ctx context.Context, tenantID string, session int64, at time.Time, e agentEvent) {
+	if s.events == nil {
+		return
+	}
+	data, err := json.Marshal(e)
+	if err == nil {
+		_, err = s.events.Publish(context.WithoutCancel(ctx), events.Event{
+			Key:  fmt.Sprintf("agent/%s/%d/%d/%t/%s", e.AgentID, session, at.UnixMilli(), e.LoggedIn, e.Reason),
+			Type: events.AgentStatusChanged, TenantID: tenantID, At: time.Now().UTC(), Agents: []string{e.AgentID}, Data: data,
+		})
+	}
+	if err != nil {
+		s.logger.Warn("agent status event not published", "tenant_id", tenantID, "agent", e.AgentID, "error", err)
 	}
 }

@@ -206,6 +206,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	v.Resumed = res.Resumed
+	s.publishAgentStatus(ctx, p.TenantID, res.Presence.Session, res.Presence.ChangedAt, agentEvent{AgentID: p.UserID, LoggedIn: true, Presence: &v})
 	status := http.StatusCreated
 	if res.Resumed {
 		status = http.StatusOK
@@ -285,6 +286,7 @@ func (s *Server) logout(c echo.Context) error {
 		s.signalSession(ctx, p.TenantID, agent, workflows.AgentLogoutSignal, workflows.AgentLogout{
 			Session: after.Session, At: after.ChangedAt, Reason: reason, ActorID: p.UserID,
 		})
+		s.publishAgentStatus(ctx, p.TenantID, after.Session, after.ChangedAt, agentEvent{AgentID: agent, Reason: string(reason)})
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -318,6 +320,7 @@ func (s *Server) setStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.publishAgentStatus(ctx, p.TenantID, pr.Session, pr.ChangedAt, agentEvent{AgentID: agent, LoggedIn: true, Presence: &v})
 	return c.JSON(http.StatusOK, v)
 }
 
@@ -473,6 +476,9 @@ func (s *Server) setAutoCall(c echo.Context) error {
 	v, err := s.view(ctx, p.TenantID, pr, nil)
 	if err != nil {
 		return err
+	}
+	if changed {
+		s.publishAgentStatus(ctx, p.TenantID, ac.Session, ac.ChangedAt, agentEvent{AgentID: agent, LoggedIn: true, Reason: "auto_call", Presence: &v})
 	}
 	return c.JSON(http.StatusOK, v)
 }

@@ -62,7 +62,7 @@ const agentsCacheTTL = 2 * time.Second
 
 // activities are the worker's activities over the stack's connections.
 func (s *stack) activities() *activities.Activities {
-	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake,
+	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake, Events: s.events,
 		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL},
 		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)})}
 }

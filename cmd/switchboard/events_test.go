@@ -208,3 +208,102 @@ func TestEventStream(t *testing.T) {
 		}
 	})
 }
+
+// typesOf takes events until one of type last for interaction id (or, with id empty,
+// any), and returns the types seen for that interaction (all, with id empty).
+func (c *sseClient) typesUntil(t *testing.T, id, last string) []string {
+	t.Helper()
+	var out []string
+	for {
+		e := c.next(t)
+		if id != "" && e.event.InteractionID != id {
+			continue
+		}
+		out = append(out, e.typ)
+		if e.typ == last {
+			return out
+		}
+	}
+}
+
+// The interaction workflow's activities and the presence endpoints publish the
+// lifecycle: the agent's own stream carries their status, their offer, the
+// rejected offer closing, the next offer, the connection and the end, in order; the
+// supervisor's carries every step of the interaction, starting with its creation.
+func TestInteractionEventsOnTheStream(t *testing.T) {
+	s := newTestStack(t)
+	s.start()
+	defer s.stop()
+	adminKey := keyPattern.FindString(s.out.String())
+	tenant := s.tenantOf(t, adminKey)
+	t.Cleanup(func() {
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 15})
+		defer rdb.Close()
+		rdb.Del(context.Background(), events.DefaultPrefix+":{"+tenant+"}:events")
+	})
+	_, supKey := s.newUserKey(t, adminKey, "supervisor")
+	_, crmKey := s.newUserKey(t, adminKey, "integration")
+	anaID, anaKey := s.newUserKey(t, adminKey, "agent")
+	s.call(t, "PATCH", "/v1/acd-settings", supKey, `{"ringTimeoutSeconds":30}`, 200)
+
+	sup := s.follow(t, supKey, "", "")
+	ana := s.follow(t, anaKey, "", "")
+	s.call(t, "POST", "/v1/agents/me/session", anaKey, nil, 201)
+	login := ana.next(t)
+	var status struct {
+		AgentID  string `json:"agentId"`
+		LoggedIn bool   `json:"loggedIn"`
+		Presence struct {
+			Status struct{ Name string } `json:"status"`
+		} `json:"presence"`
+	}
+	if err := json.Unmarshal(login.event.Data, &status); err != nil || login.typ != events.AgentStatusChanged ||
+		status.AgentID != anaID || !status.LoggedIn {
+		t.Fatalf("first event on the agent's stream: %s %s (%v)", login.typ, login.event.Data, err)
+	}
+
+	id := s.call(t, "POST", "/v1/interactions", crmKey, `{"channel":"web_chat","from":"visitor-1"}`, 201)["id"].(string)
+	path := "/v1/interactions/" + id
+	s.waitFor(t, path, anaKey, "offered to Ana", func(v map[string]any) bool { return v["status"] == "offered" })
+	s.call(t, "POST", path+"/reject", anaKey, `{"reason":"busy"}`, 200)
+	// Ana is excluded now: the chat waits until a second agent logs in, and
+	// bulk assignment gives it to him.
+	boID, boKey := s.newUserKey(t, adminKey, "agent")
+	bo := s.follow(t, boKey, "", "")
+	s.call(t, "POST", "/v1/agents/me/session", boKey, nil, 201)
+	s.waitFor(t, path, boKey, "offered to Bo", func(v map[string]any) bool { return v["status"] == "offered" && v["offeredAgentId"] == boID })
+	s.call(t, "POST", path+"/accept", boKey, nil, 200)
+	s.call(t, "POST", path+"/end", boKey, nil, 200)
+
+	want := []string{events.InteractionOffered, events.InteractionOfferClosed}
+	if got := ana.typesUntil(t, id, events.InteractionOfferClosed); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Ana's stream for the chat: %v, want %v", got, want)
+	}
+	want = []string{events.AgentStatusChanged, events.InteractionOffered, events.InteractionConnected, events.InteractionDisconnected, events.InteractionEnded}
+	if got := bo.typesUntil(t, "", events.InteractionEnded); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Bo's stream: %v, want %v", got, want)
+	}
+	want = []string{events.InteractionInitiated, events.InteractionOffered, events.InteractionOfferClosed, events.InteractionOffered,
+		events.InteractionConnected, events.InteractionDisconnected, events.InteractionEnded}
+	if got := sup.typesUntil(t, id, events.InteractionEnded); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the supervisor's stream for the chat: %v, want %v", got, want)
+	}
+	// Nothing about the chat reached Ana after her offer closed.
+	s.call(t, "DELETE", "/v1/agents/me/session", anaKey, nil, 204)
+	for {
+		e := ana.next(t)
+		if e.event.InteractionID == id {
+			t.Fatalf("Ana got %s of a chat she no longer had", e.typ)
+		}
+		if e.typ == events.AgentStatusChanged {
+			var out struct {
+				LoggedIn bool   `json:"loggedIn"`
+				Reason   string `json:"reason"`
+			}
+			if json.Unmarshal(e.event.Data, &out) != nil || out.LoggedIn || out.Reason != "agent" {
+				t.Errorf("logout event %s", e.event.Data)
+			}
+			break
+		}
+	}
+}
