@@ -155,7 +155,7 @@ func (a *Activities) writeVoice(ctx context.Context, tenantID, agentID, interact
 // held up past its reservation or stopped by hand: such a state keeps voice offers
 // away from the agent. It returns the change, or nil when there was none to make.
 func (a *Activities) staleVoice(ctx context.Context, tenantID, agentID string, voice routing.VoiceState) (*VoiceChange, error) {
-	if !voice.OccupiesVoice() {
+	if voice != routing.VoiceRinging && voice != routing.VoiceInCall {
 		return nil, nil
 	}
 	live, err := a.Presence.Snapshot(ctx, tenantID, []string{agentID})

@@ -224,10 +224,11 @@ func (s *Store) SetStatus(ctx context.Context, tenant, agent string, st routing.
 	return r.p, sessionErr("set status", agent, r.code)
 }
 
-// SetVoiceState records the agent's voice sub-state. Ringing and in_call
-// hold the voice slot (routing.VoiceState.OccupiesVoice), so a voice
-// Reserve is refused while either is set, even for a call that was never
-// reserved (a manual outbound dial).
+// SetVoiceState records the agent's voice sub-state. In_call holds the voice
+// slot (routing.VoiceState.OccupiesVoice), so a voice Reserve is refused while
+// it is set, even for a call that was never reserved (a manual outbound dial).
+// Ringing holds it only through the offer's reservation: a ringing state that
+// outlived its reservation keeps no call away.
 func (s *Store) SetVoiceState(ctx context.Context, tenant, agent string, v routing.VoiceState) (Presence, error) {
 	k, err := s.agentKeys(tenant, agent)
 	if err != nil {

@@ -68,7 +68,6 @@ func script(body string) *redis.Script {
 		"$AVAILABLE", string(routing.GroupAvailable),
 		"$UNAVAILABLE", string(routing.GroupUnavailable),
 		"$OFFLINE", routing.StatusOffline,
-		"$RINGING", string(routing.VoiceRinging),
 		"$IN_CALL", string(routing.VoiceInCall),
 	)
 	return redis.NewScript(r.Replace(prelude + body))
@@ -204,7 +203,7 @@ local used = 0
 for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if string.sub(m, 1, #pre) == pre then used = used + 1 end
 end
-if ch == '$VOICE_CHANNEL' and used < 1 and (p[4] == '$RINGING' or p[4] == '$IN_CALL') then used = 1 end
+if ch == '$VOICE_CHANNEL' and used < 1 and p[4] == '$IN_CALL' then used = 1 end
 if used >= cap then return {'no_room'} end
 local deadline = now + ttl
 redis.call('ZADD', KEYS[2], deadline, pre .. ix)

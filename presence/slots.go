@@ -40,8 +40,8 @@ type AgentState struct {
 	Voice          routing.VoiceState `json:"voice,omitempty"`
 	LastAssignedAt time.Time          `json:"lastAssignedAt"`
 	// Occupancy counts per channel the held slots plus the live
-	// reservations (a ringing offer keeps its slot); on voice a ringing or
-	// in_call voice state counts as the slot even without one. Only
+	// reservations (a ringing offer keeps its slot); on voice an in_call
+	// voice state counts as the slot even without one. Only
 	// channels with something on them are present.
 	Occupancy routing.Occupancy `json:"occupancy"`
 	// Reserved is the part of Occupancy that is live reservations.

@@ -153,7 +153,9 @@ func (v VoiceState) Valid() bool {
 	return false
 }
 
-// OccupiesVoice reports whether the state holds the agent's single voice slot.
-// Ringing does, because the offered call has reserved the slot; wrap-up does
-// not, so the agent can take the next call while finishing notes.
-func (v VoiceState) OccupiesVoice() bool { return v == VoiceRinging || v == VoiceInCall }
+// OccupiesVoice reports whether the state holds the agent's single voice slot even
+// without a slot in presence (a call in progress). Ringing does not: the ringing
+// offer holds its reservation, and a ringing state that outlived it (the offer rang
+// out while its run was held up) must not keep calls away from the agent. Wrap-up
+// does not either, so the agent can take the next call while finishing notes.
+func (v VoiceState) OccupiesVoice() bool { return v == VoiceInCall }

@@ -96,7 +96,7 @@ func TestVoiceState(t *testing.T) {
 		valid, occupies bool
 	}{
 		{routing.VoiceIdle, true, false},
-		{routing.VoiceRinging, true, true},
+		{routing.VoiceRinging, true, false}, // its reservation is the slot
 		{routing.VoiceInCall, true, true},
 		{routing.VoiceWrapping, true, false},
 		{"on_hold", false, false},
