@@ -63,7 +63,7 @@ type OfferResult struct {
 
 // OfferInteraction makes the next offer of an interaction: it writes the interaction
 // to the read model on its first offer, chooses the agent on a fresh snapshot
-// (routing.Choose: sticky agent, else the weighted sum, never an excluded agent),
+// (routing.Best: sticky agent, else the weighted sum, never an excluded agent),
 // reserves one of their slots for the ring timeout plus a margin, and records the
 // offer and the offered state together. A retry after a lost answer finds its own
 // reservation and records that. Nobody eligible is not an error: Offered is false.
