@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -59,10 +60,12 @@ type Dispatcher struct {
 	fetches singleflight.Group
 }
 
-// queueAgents is a queue's members as cached.
+// queueAgents is a queue's members as cached, and the ready agents found not to be
+// members since (looked up once each, not at every decision).
 type queueAgents struct {
 	byID    members
 	fetched time.Time
+	absent  map[string]bool
 }
 
 // Request is one interaction to offer.
@@ -341,7 +344,7 @@ func (d *Dispatcher) queueAgents(ctx context.Context, tenantID string, q pgstore
 	cached, ok := d.agents[key]
 	d.mu.Unlock()
 	if ok && time.Since(cached.fetched) <= d.AgentsTTL {
-		return cached.byID, nil
+		return d.withNewcomers(ctx, tenantID, q, key, cached, ready)
 	}
 	v, err, _ := d.fetches.Do(key, func() (any, error) {
 		// Shared by every decision waiting for it, so not bound to this one's
@@ -365,6 +368,52 @@ func (d *Dispatcher) queueAgents(ctx context.Context, tenantID string, q pgstore
 		return nil, err
 	}
 	return v.(members), nil
+}
+
+// withNewcomers completes a cached member list with the ready agents it does not
+// know: an agent created, enabled or added to the queue after the list was read,
+// who logs in at once, would otherwise get no offers until the list is read again,
+// and bulk assignment ran at their login already. Each unknown agent is looked up
+// once per cached list; those who are not members are remembered as such.
+func (d *Dispatcher) withNewcomers(ctx context.Context, tenantID string, q pgstore.AssignmentQueue, key string, cached queueAgents, ready []presence.ReadyAgent) (members, error) {
+	var unknown []string
+	for _, r := range ready {
+		if cached.byID[r.Agent] == nil && !cached.absent[r.Agent] {
+			unknown = append(unknown, r.Agent)
+		}
+	}
+	if len(unknown) == 0 {
+		return cached.byID, nil
+	}
+	found, err := d.fetchAgents(ctx, tenantID, q, unknown)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.agents[key]
+	if !cur.fetched.Equal(cached.fetched) {
+		cur = cached // read again meanwhile: complete the list this decision has
+	}
+	byID := cur.byID
+	if len(found) > 0 {
+		byID = make(members, len(cur.byID)+len(found))
+		maps.Copy(byID, cur.byID)
+		maps.Copy(byID, found)
+	}
+	absent := maps.Clone(cur.absent)
+	if absent == nil {
+		absent = map[string]bool{}
+	}
+	for _, id := range unknown {
+		if found[id] == nil {
+			absent[id] = true
+		}
+	}
+	if d.agents[key].fetched.Equal(cached.fetched) {
+		d.agents[key] = queueAgents{byID: byID, fetched: cached.fetched, absent: absent}
+	}
+	return byID, nil
 }
 
 // members are a queue's enabled agents with their settings, by agent ID; shared

@@ -290,3 +290,34 @@ func TestOfferWaiting(t *testing.T) {
 		t.Errorf("an agent on a break: %v, %v", got, err)
 	}
 }
+
+// With queue members cached, an agent who joins and logs in after the list was read
+// is offered work at once, and an agent of another queue is looked up only once.
+func TestCachedMembersTakeNewcomers(t *testing.T) {
+	c := newCenter(t)
+	c.d.AgentsTTL = time.Hour
+	c.newQueue(pgstore.NewQueue{Name: "Chat"})
+	ana := c.agent("ana", 1)
+	first := c.enqueue("+385100", routing.PriorityNormal, time.Now())
+	if dec, err := c.d.Reserve(c.ctx, c.request(first)); err != nil || dec.AgentID != ana {
+		t.Fatalf("first decision %+v, %v", dec, err)
+	}
+	// Ana is full. Bo joins the queue and logs in: the cached list does not have
+	// him, but the decision finds him.
+	bo := c.agent("bo", 1)
+	second := c.enqueue("+385200", routing.PriorityNormal, time.Now())
+	if dec, err := c.d.Reserve(c.ctx, c.request(second)); err != nil || dec.AgentID != bo || dec.Considered != 2 {
+		t.Fatalf("newcomer not offered: %+v, %v", dec, err)
+	}
+	// An agent of another queue is ready but no member: never a candidate.
+	chat := c.queue
+	c.newQueue(pgstore.NewQueue{Name: "Other"})
+	cy := c.agent("cy", 1)
+	c.queue = chat
+	third := c.enqueue("+385300", routing.PriorityNormal, time.Now())
+	for range 2 {
+		if dec, err := c.d.Reserve(c.ctx, c.request(third)); err != nil || dec.AgentID != "" || dec.Considered != 2 {
+			t.Fatalf("the other queue's agent %s was considered: %+v, %v", cy, dec, err)
+		}
+	}
+}
