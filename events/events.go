@@ -111,7 +111,9 @@ func (p position) after(q position) bool {
 	return p.ms > q.ms || (p.ms == q.ms && p.seq > q.seq)
 }
 
-func (p position) String() string { return strconv.FormatUint(p.ms, 10) + "-" + strconv.FormatUint(p.seq, 10) }
+func (p position) String() string {
+	return strconv.FormatUint(p.ms, 10) + "-" + strconv.FormatUint(p.seq, 10)
+}
 
 // CheckPosition reports whether id can be resumed from.
 func CheckPosition(id string) error {
