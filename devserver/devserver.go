@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -54,6 +56,8 @@ type Server struct {
 	temporal temporal.Server
 	ui       *uiserver.Server
 	uiDone   chan struct{}
+	// stopping is set once Stop begins (stopSafeLogger reads it).
+	stopping *atomic.Bool
 }
 
 // numHistoryShards is fixed for the life of the database: changing it later requires a
@@ -89,7 +93,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 
-	logger := newLogger(cfg.LogLevel)
+	stopping := &atomic.Bool{}
+	logger := stopSafeLogger{Logger: newLogger(cfg.LogLevel), stopping: stopping}
 	stores := map[string]*config.SQL{
 		"default":    sqlStore(pg, pg.Database+"_temporal"),
 		"visibility": sqlStore(pg, pg.Database+"_temporal_visibility"),
@@ -126,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{cfg: cfg, temporal: srv}
+	s := &Server{cfg: cfg, temporal: srv, stopping: stopping}
 	if err := s.waitReady(ctx); err != nil {
 		s.Stop()
 		return nil, err
@@ -145,6 +150,7 @@ func (s *Server) FrontendAddr() string { return s.cfg.FrontendAddr }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
+	s.stopping.Store(true)
 	began := time.Now()
 	if s.ui != nil {
 		s.ui.Stop()
@@ -301,4 +307,22 @@ func newLogger(level string) log.Logger {
 		level = "warn"
 	}
 	return log.NewZapLogger(log.BuildZapLogger(log.Config{Level: level, Format: "json"}))
+}
+
+// stopSafeLogger is the server's logger, except that a fatal message from a server
+// being stopped is logged as an error rather than ending the process: a component
+// still starting when Stop comes (cluster membership, say) gives up with a fatal
+// "context canceled", which would otherwise end the whole switchboard process — a
+// clean shutdown, or any test that stops a stack soon after starting it, with exit 1.
+type stopSafeLogger struct {
+	log.Logger
+	stopping *atomic.Bool
+}
+
+func (l stopSafeLogger) Fatal(msg string, tags ...tag.Tag) {
+	if l.stopping.Load() {
+		l.Logger.Error("while stopping: "+msg, tags...)
+		return
+	}
+	l.Logger.Fatal(msg, tags...)
 }
