@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -310,7 +311,8 @@ func newLogger(level string) log.Logger {
 }
 
 // stopSafeLogger is the server's logger, except that a fatal message from a server
-// being stopped is logged as an error rather than ending the process: a component
+// being stopped is logged as an error and ends only the goroutine that logged it,
+// not the process: a component
 // still starting when Stop comes (cluster membership, say) gives up with a fatal
 // "context canceled", which would otherwise end the whole switchboard process — a
 // clean shutdown, or any test that stops a stack soon after starting it, with exit 1.
@@ -321,8 +323,10 @@ type stopSafeLogger struct {
 
 func (l stopSafeLogger) Fatal(msg string, tags ...tag.Tag) {
 	if l.stopping.Load() {
+		// The caller goes no further after a fatal message (the component's state
+		// is unusable), so its goroutine ends here, as the process would have.
 		l.Logger.Error("while stopping: "+msg, tags...)
-		return
+		runtime.Goexit()
 	}
 	l.Logger.Fatal(msg, tags...)
 }

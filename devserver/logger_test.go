@@ -24,7 +24,14 @@ func TestStopSafeLoggerFatal(t *testing.T) {
 	l := stopSafeLogger{Logger: rec, stopping: stopping}
 	l.Fatal("failed to start ringpop")
 	stopping.Store(true)
-	log.With(l, tag.NewStringTag("service", "matching")).Fatal("failed to start ringpop")
+	// The goroutine that logs the fatal message ends there; others go on.
+	ended := make(chan bool)
+	go func() {
+		defer func() { ended <- true }()
+		log.With(l, tag.NewStringTag("service", "matching")).Fatal("failed to start ringpop")
+		rec.calls = append(rec.calls, "went on after a fatal message")
+	}()
+	<-ended
 	want := []string{"fatal: failed to start ringpop", "error: while stopping: failed to start ringpop"}
 	if len(rec.calls) != 2 || rec.calls[0] != want[0] || rec.calls[1] != want[1] {
 		t.Fatalf("calls %q, want %q", rec.calls, want)
