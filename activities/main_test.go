@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -22,25 +21,8 @@ var (
 	rdb   *redis.Client
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	pool, drop, err := pgtest.Migrated(ctx, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "activities tests:", err)
-		return 1
-	}
-	defer drop()
-	store = pgstore.New(pool)
-	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "activities tests: Redis is not reachable at 127.0.0.1:6379:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, "activities", func(s *pgstore.Store, r *redis.Client) { store, rdb = s, r }))
 }
 
 func testContext(t *testing.T) context.Context {

@@ -26,25 +26,8 @@ var (
 	rdb   *redis.Client
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	pool, drop, err := pgtest.Migrated(ctx, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dispatch tests:", err)
-		return 1
-	}
-	defer drop()
-	store = pgstore.New(pool)
-	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "dispatch tests: Redis is not reachable at 127.0.0.1:6379:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, "dispatch", func(s *pgstore.Store, r *redis.Client) { store, rdb = s, r }))
 }
 
 // center is a tenant with agents, a queue and presence of its own.

@@ -8,11 +8,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	"switchboard/pgstore"
 	"switchboard/schema"
 )
 
@@ -86,4 +89,26 @@ func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Main runs a package's tests against one migrated database of their own and the
+// local Redis, which ready receives before any test runs; it returns the exit code
+// for os.Exit. pkg names the package in the messages of a failed set-up.
+func Main(m *testing.M, pkg string, ready func(*pgstore.Store, *redis.Client)) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, drop, err := Migrated(ctx, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, pkg+" tests:", err)
+		return 1
+	}
+	defer drop()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		fmt.Fprintln(os.Stderr, pkg+" tests: Redis is not reachable at 127.0.0.1:6379:", err)
+		return 1
+	}
+	ready(pgstore.New(pool), rdb)
+	return m.Run()
 }
