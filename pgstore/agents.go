@@ -315,7 +315,7 @@ func (s *Store) HeldInteractions(ctx context.Context, tenantID string) ([]HeldIn
 	rows, err := s.pool.Query(ctx, `
 		SELECT agent_id::text, id::text, channel, coalesce(connected_at, updated_at)
 		FROM interactions
-		WHERE tenant_id = $1 AND status = 'connected' AND agent_id IS NOT NULL
+		WHERE tenant_id = $1 AND status IN ('connected', 'on_hold') AND agent_id IS NOT NULL
 		ORDER BY agent_id, id`, tenantID)
 	if err != nil {
 		return nil, err

@@ -475,7 +475,7 @@ func (s *Store) DeleteCampaign(ctx context.Context, tenantID string, actor Actor
 		var active int
 		if err := tx.QueryRow(ctx, `
 			SELECT count(*) FROM interactions
-			WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('queued', 'offered', 'connected')`, tenantID, cur.ID).Scan(&active); err != nil {
+			WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('queued', 'offered', 'connected', 'on_hold')`, tenantID, cur.ID).Scan(&active); err != nil {
 			return err
 		}
 		if active > 0 {

@@ -25,8 +25,13 @@ const (
 	InteractionOffered InteractionStatus = "offered"
 	// InteractionConnected: an agent accepted it and holds it.
 	InteractionConnected InteractionStatus = "connected"
-	// InteractionEnded: it ended after reaching an agent.
+	// InteractionOnHold: its agent put it on hold; they still hold it.
+	InteractionOnHold InteractionStatus = "on_hold"
+	// InteractionEnded: it ended after reaching an agent, who wraps it up until
+	// it is disposed (by them, or by the campaign's wrap-up timeout).
 	InteractionEnded InteractionStatus = "ended"
+	// InteractionDisposed: wrapped up and closed with a disposition.
+	InteractionDisposed InteractionStatus = "disposed"
 	// InteractionAbandoned: the customer left before an agent took it.
 	InteractionAbandoned InteractionStatus = "abandoned"
 )
@@ -34,7 +39,8 @@ const (
 // Valid reports whether s is a known status.
 func (s InteractionStatus) Valid() bool {
 	switch s {
-	case InteractionQueued, InteractionOffered, InteractionConnected, InteractionEnded, InteractionAbandoned:
+	case InteractionQueued, InteractionOffered, InteractionConnected, InteractionOnHold, InteractionEnded,
+		InteractionDisposed, InteractionAbandoned:
 		return true
 	}
 	return false
@@ -43,8 +49,14 @@ func (s InteractionStatus) Valid() bool {
 // Active reports whether the interaction still occupies its queue (and so keeps the
 // queue from being deleted).
 func (s InteractionStatus) Active() bool {
-	return s == InteractionQueued || s == InteractionOffered || s == InteractionConnected
+	return s == InteractionQueued || s == InteractionOffered || s == InteractionConnected || s == InteractionOnHold
 }
+
+// Held reports whether an agent holds the interaction (connected or on hold).
+func (s InteractionStatus) Held() bool { return s == InteractionConnected || s == InteractionOnHold }
+
+// Final reports whether the interaction's life is over: disposed or abandoned.
+func (s InteractionStatus) Final() bool { return s == InteractionDisposed || s == InteractionAbandoned }
 
 // Direction says who started an interaction.
 type Direction string
@@ -79,6 +91,11 @@ type Interaction struct {
 	RouteID        string           `json:"routeId,omitempty"`
 	Priority       routing.Priority `json:"priority"`
 	RequiredSkills []string         `json:"requiredSkills"`
+	// CampaignID is the campaign it belongs to: the Default campaign when none was
+	// named (or the named one was deleted before the interaction was written).
+	CampaignID string `json:"campaignId,omitempty"`
+	// Metadata is the custom metadata given at creation.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	InteractionState
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -101,6 +118,30 @@ type InteractionState struct {
 	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
 	EndedAt     *time.Time `json:"endedAt,omitempty"`
 	EndReason   string     `json:"endReason,omitempty"`
+	// Outcome is how it ended, once it did.
+	Outcome Outcome `json:"outcome,omitempty"`
+	// HeldAt is when the current hold began (status on_hold); Holds and
+	// HoldSeconds count the holds and their length, the current one excluded.
+	HeldAt      *time.Time `json:"heldAt,omitempty"`
+	Holds       int        `json:"holds"`
+	HoldSeconds int        `json:"holdSeconds"`
+	// Transferred: moved by a transfer at least once; Transfers counts them.
+	Transferred bool `json:"transferred"`
+	Transfers   int  `json:"transfers"`
+	// Participants are the others added to it (a conference).
+	Participants []Participant `json:"participants"`
+	// ConversationStatus is the status of a digital conversation; ReopenCount
+	// counts how often it was reopened.
+	ConversationStatus ConversationStatus `json:"conversationStatus,omitempty"`
+	ReopenCount        int                `json:"reopenCount"`
+	// CustomerID is the customer record linked to it.
+	CustomerID string `json:"customerId,omitempty"`
+	// WrapUpUntil is when the wrap-up ends with the campaign's default code (status
+	// ended; nil when the campaign waits for the agent).
+	WrapUpUntil *time.Time          `json:"wrapUpUntil,omitempty"`
+	DisposedAt  *time.Time          `json:"disposedAt,omitempty"`
+	DisposedBy  string              `json:"disposedBy,omitempty"`
+	Disposition *AppliedDisposition `json:"disposition,omitempty"`
 	// Version orders the workflow's writes; a write with a version not above the
 	// stored one changes nothing.
 	Version int64 `json:"version"`
@@ -130,6 +171,8 @@ func (in *Interaction) Validate() error {
 		return invalid("priority", "unknown priority %d", int(in.Priority))
 	case in.CreatedAt.IsZero():
 		return invalid("createdAt", "is required")
+	case in.CampaignID != "" && !isUUID(in.CampaignID):
+		return invalid("campaignId", "must be a campaign ID")
 	}
 	for _, f := range []struct{ name, v string }{
 		{"source", in.Source}, {"from", in.From}, {"to", in.To}, {"customerPhone", in.CustomerPhone},
@@ -154,8 +197,22 @@ func (st *InteractionState) Validate() error {
 		return invalid("offeredAgentId", "is set exactly while the interaction is offered")
 	case st.OfferedAgentID != "" && !isUUID(st.OfferedAgentID):
 		return invalid("offeredAgentId", "must be an agent ID")
-	case (st.Status == InteractionConnected || st.Status == InteractionEnded) && st.AgentID == "":
+	case (st.Status.Held() || st.Status == InteractionEnded || st.Status == InteractionDisposed) && st.AgentID == "":
 		return invalid("agentId", "is required once an agent took the interaction")
+	case (st.Status == InteractionOnHold) != (st.HeldAt != nil):
+		return invalid("heldAt", "is set exactly while the interaction is on hold")
+	case (st.Status == InteractionDisposed) != (st.DisposedAt != nil):
+		return invalid("disposedAt", "is set exactly once the interaction is disposed")
+	case st.Outcome != "" && !st.Outcome.Valid():
+		return invalid("outcome", "unknown outcome %q", st.Outcome)
+	case st.ConversationStatus != "" && !st.ConversationStatus.Valid():
+		return invalid("conversationStatus", "unknown status %q", st.ConversationStatus)
+	case st.DisposedBy != "" && !isUUID(st.DisposedBy):
+		return invalid("disposedBy", "must be a user ID")
+	case st.Holds < 0 || st.HoldSeconds < 0 || st.Transfers < 0 || st.ReopenCount < 0:
+		return invalid("holds", "counters must not be negative")
+	case len(st.CustomerID) > 200:
+		return invalid("customerId", "must be at most 200 bytes")
 	case st.AgentID != "" && !isUUID(st.AgentID):
 		return invalid("agentId", "must be an agent ID")
 	case st.Offers < 0:
@@ -222,6 +279,11 @@ type InteractionUpdate struct {
 	State         InteractionState `json:"state"`
 	Offer         *Offer           `json:"offer,omitempty"`
 	Response      *OfferResponse   `json:"response,omitempty"`
+	// Events are the timeline entries of this change.
+	Events []TimelineEvent `json:"events,omitempty"`
+	// CampaignID moves the interaction to this campaign (a transfer); the campaign
+	// must be the tenant's.
+	CampaignID string `json:"campaignId,omitempty"`
 }
 
 // Validate checks the update.
@@ -232,7 +294,13 @@ func (u *InteractionUpdate) Validate() error {
 	if !isUUID(u.InteractionID) {
 		return invalid("interactionId", "must be an interaction ID")
 	}
+	if u.CampaignID != "" && !isUUID(u.CampaignID) {
+		return invalid("campaignId", "must be a campaign ID")
+	}
 	if err := u.State.Validate(); err != nil {
+		return err
+	}
+	if err := validateEvents(u.Events); err != nil {
 		return err
 	}
 	if o := u.Offer; o != nil {
@@ -264,18 +332,34 @@ const interactionColumns = `id, tenant_id, workflow_id, channel, coalesce(source
 	coalesce(to_address, ''), coalesce(customer_phone, ''), coalesce(customer, ''), coalesce(customer_name, ''), tags,
 	queue_id, coalesce(route_id::text, ''), priority, required_skills::text[], status, coalesce(offered_agent_id::text, ''),
 	coalesce(agent_id::text, ''), excluded_agents::text[], offers, queued_at, offered_at, connected_at, ended_at,
-	coalesce(end_reason, ''), version, created_at, updated_at`
+	coalesce(end_reason, ''), version, created_at, updated_at, coalesce(campaign_id::text, ''), metadata,
+	coalesce(outcome, ''), held_at, holds, hold_seconds, transferred, transfers, participants,
+	coalesce(conversation_status, ''), reopen_count, coalesce(customer_id, ''), wrap_up_until, disposed_at,
+	coalesce(disposed_by::text, ''), disposition_code_id IS NOT NULL, coalesce(disposition_class_id::text, ''),
+	coalesce(disposition_class, ''), coalesce(disposition_code_id::text, ''), coalesce(disposition_code, ''),
+	disposition_auto, coalesce(disposition_notes, '')`
 
 func scanInteraction(row pgx.Row) (Interaction, error) {
 	var (
 		in       Interaction
 		priority int16
+		disposed bool
+		d        AppliedDisposition
 	)
 	err := row.Scan(&in.ID, &in.TenantID, &in.WorkflowID, &in.Channel, &in.Source, &in.Direction, &in.From, &in.To,
 		&in.CustomerPhone, &in.Customer, &in.CustomerName, &in.Tags, &in.QueueID, &in.RouteID, &priority, &in.RequiredSkills,
 		&in.Status, &in.OfferedAgentID, &in.AgentID, &in.ExcludedAgents, &in.Offers, &in.QueuedAt, &in.OfferedAt,
-		&in.ConnectedAt, &in.EndedAt, &in.EndReason, &in.Version, &in.CreatedAt, &in.UpdatedAt)
+		&in.ConnectedAt, &in.EndedAt, &in.EndReason, &in.Version, &in.CreatedAt, &in.UpdatedAt, &in.CampaignID,
+		&in.Metadata, &in.Outcome, &in.HeldAt, &in.Holds, &in.HoldSeconds, &in.Transferred, &in.Transfers,
+		&in.Participants, &in.ConversationStatus, &in.ReopenCount, &in.CustomerID, &in.WrapUpUntil, &in.DisposedAt,
+		&in.DisposedBy, &disposed, &d.ClassID, &d.Class, &d.CodeID, &d.Code, &d.Auto, &d.Notes)
 	in.Priority = routing.Priority(priority)
+	if disposed {
+		in.Disposition = &d
+	}
+	if len(in.Metadata) == 0 {
+		in.Metadata = nil
+	}
 	return in, err
 }
 
@@ -302,21 +386,37 @@ func (s *Store) EnqueueInteraction(ctx context.Context, in Interaction) (queueID
 		if err != nil {
 			return translate(err, "queue")
 		}
+		campaignID, err := lockCampaign(ctx, tx, in.TenantID, in.CampaignID)
+		if err != nil {
+			return err
+		}
+		metadata := in.Metadata
+		if metadata == nil {
+			metadata = map[string]string{}
+		}
 		st := in.InteractionState
 		_, err = tx.Exec(ctx, `
 			INSERT INTO interactions (tenant_id, id, workflow_id, channel, source, direction, from_address, to_address,
 				customer_phone, customer, customer_name, tags, queue_id, route_id, priority, required_skills, status,
 				offered_agent_id, agent_id, excluded_agents, offers, queued_at, offered_at, connected_at, ended_at,
-				end_reason, version, created_at)
+				end_reason, version, created_at, campaign_id, metadata, held_at, disposed_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28)
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
 			ON CONFLICT DO NOTHING`,
 			in.TenantID, in.ID, in.WorkflowID, in.Channel, nullText(in.Source), in.Direction, nullText(in.From),
 			nullText(in.To), nullText(in.CustomerPhone), nullText(in.Customer), nullText(in.CustomerName), nonNil(in.Tags),
 			queueID, nullUUID(in.RouteID), int16(in.Priority), nonNil(in.RequiredSkills), st.Status,
 			nullUUID(st.OfferedAgentID), nullUUID(st.AgentID), nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt,
-			st.OfferedAt, st.ConnectedAt, st.EndedAt, nullText(st.EndReason), st.Version, in.CreatedAt)
-		return translate(err, "interaction "+in.ID)
+			st.OfferedAt, st.ConnectedAt, st.EndedAt, nullText(st.EndReason), st.Version, in.CreatedAt,
+			nullUUID(campaignID), metadata, st.HeldAt, st.DisposedAt)
+		if err != nil {
+			return translate(err, "interaction "+in.ID)
+		}
+		// The rest of the state, and the timeline's first entry.
+		_, err = recordInteraction(ctx, tx, InteractionUpdate{TenantID: in.TenantID, InteractionID: in.ID, State: st,
+			Events: []TimelineEvent{{Type: "interactionInitiated", At: in.CreatedAt, Data: map[string]any{
+				"channel": in.Channel, "direction": in.Direction, "queueId": queueID, "campaignId": campaignID}}}}, "")
+		return err
 	})
 	return queueID, err
 }
@@ -334,6 +434,15 @@ func (s *Store) RecordInteraction(ctx context.Context, u InteractionUpdate) (boo
 	}
 	var written bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if u.CampaignID != "" {
+			id, err := lockCampaign(ctx, tx, u.TenantID, u.CampaignID)
+			if err != nil {
+				return err
+			}
+			if id != u.CampaignID {
+				return invalid("campaignId", "no such campaign in this tenant")
+			}
+		}
 		var err error
 		written, err = recordInteraction(ctx, tx, u, "")
 		return err
@@ -345,14 +454,30 @@ func (s *Store) RecordInteraction(ctx context.Context, u InteractionUpdate) (boo
 // to that queue with its state.
 func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queueID string) (bool, error) {
 	st := u.State
+	var d AppliedDisposition
+	if st.Disposition != nil {
+		d = *st.Disposition
+	}
+	participants := st.Participants
+	if participants == nil {
+		participants = []Participant{}
+	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE interactions SET status = $3, offered_agent_id = $4, agent_id = $5, excluded_agents = $6, offers = $7,
 			queued_at = $8, offered_at = $9, connected_at = $10, ended_at = $11, end_reason = $12, version = $13,
-			queue_id = coalesce($14::uuid, queue_id), updated_at = now()
+			queue_id = coalesce($14::uuid, queue_id), outcome = $15, held_at = $16, holds = $17, hold_seconds = $18,
+			transferred = $19, transfers = $20, participants = $21, conversation_status = $22, reopen_count = $23,
+			customer_id = $24, wrap_up_until = $25, disposed_at = $26, disposed_by = $27, disposition_class_id = $28,
+			disposition_class = $29, disposition_code_id = $30, disposition_code = $31, disposition_auto = $32,
+			disposition_notes = $33, campaign_id = coalesce($34::uuid, campaign_id), updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 AND version <= $13`,
 		u.TenantID, u.InteractionID, st.Status, nullUUID(st.OfferedAgentID), nullUUID(st.AgentID),
 		nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt, st.OfferedAt, st.ConnectedAt, st.EndedAt,
-		nullText(st.EndReason), st.Version, nullUUID(queueID))
+		nullText(st.EndReason), st.Version, nullUUID(queueID), nullText(string(st.Outcome)), st.HeldAt, st.Holds,
+		st.HoldSeconds, st.Transferred, st.Transfers, participants, nullText(string(st.ConversationStatus)),
+		st.ReopenCount, nullText(st.CustomerID), st.WrapUpUntil, st.DisposedAt, nullUUID(st.DisposedBy),
+		nullUUID(d.ClassID), nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes),
+		nullUUID(u.CampaignID))
 	if err != nil {
 		return false, translate(err, "interaction "+u.InteractionID)
 	}
@@ -385,6 +510,9 @@ func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queu
 		if err != nil {
 			return false, translate(err, fmt.Sprintf("offer %d of interaction %s", o.Attempt, u.InteractionID))
 		}
+	}
+	if err := writeEvents(ctx, tx, u.TenantID, u.InteractionID, st, u.Events); err != nil {
+		return false, err
 	}
 	if r := u.Response; r != nil {
 		if _, err := tx.Exec(ctx, `
@@ -520,7 +648,7 @@ type InteractionFilter struct {
 // Validate checks the filter.
 func (f *InteractionFilter) Validate() error {
 	if f.Status != "" && !f.Status.Valid() {
-		return invalid("status", "must be queued, offered, connected, ended or abandoned")
+		return invalid("status", "must be queued, offered, connected, on_hold, ended, disposed or abandoned")
 	}
 	if f.AgentID != "" && !isUUID(f.AgentID) {
 		return invalid("agentId", "must be an agent ID")

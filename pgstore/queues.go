@@ -512,7 +512,7 @@ func activeInteractions(ctx context.Context, tx pgx.Tx, tenantID, queueID string
 	var n int
 	err := tx.QueryRow(ctx, `
 		SELECT count(*) FROM interactions
-		WHERE tenant_id = $1 AND queue_id = $2 AND status IN ('queued', 'offered', 'connected')`, tenantID, queueID).Scan(&n)
+		WHERE tenant_id = $1 AND queue_id = $2 AND status IN ('queued', 'offered', 'connected', 'on_hold')`, tenantID, queueID).Scan(&n)
 	return n, err
 }
 
