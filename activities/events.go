@@ -30,7 +30,10 @@ type InteractionEvent struct {
 	Reason    string               `json:"reason,omitempty"`
 	// PreviousQueueID is the queue an interaction left (queue changed).
 	PreviousQueueID string `json:"previousQueueId,omitempty"`
-	Version         int64  `json:"version"`
+	// Detail is what a lifecycle change adds: the transfer's target, the
+	// participant added, the disposition, the customer linked…
+	Detail  map[string]any `json:"detail,omitempty"`
+	Version int64          `json:"version"`
 }
 
 // publish adds an interaction's event to its tenant's feed, once: the key is the

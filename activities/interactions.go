@@ -106,6 +106,8 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 		TenantID: ix.TenantID, InteractionID: ix.ID, State: st,
 		Offer: &pgstore.Offer{Attempt: in.Attempt, AgentID: dec.AgentID, Channel: ix.Channel, OfferedAt: at,
 			RingUntil: until, Score: dec.Score},
+		Events: []pgstore.TimelineEvent{{Type: events.InteractionOffered, At: at,
+			Data: map[string]any{"agentId": dec.AgentID, "attempt": in.Attempt, "ringUntil": until}}},
 	})
 	if err != nil {
 		// The reservation stays: the retry adopts it, or it lapses by itself.
@@ -252,6 +254,8 @@ type MoveRequest struct {
 	// Enqueue is the interaction, written to the read model first, when it was not
 	// yet (its first offer has not run).
 	Enqueue *pgstore.Interaction `json:"enqueue,omitempty"`
+	// Publish are events told after the move's own (a transfer's).
+	Publish []Publication `json:"publish,omitempty"`
 }
 
 // MoveResult is the outcome of MoveInteraction.
@@ -295,6 +299,9 @@ func (a *Activities) MoveInteraction(ctx context.Context, req MoveRequest) (Move
 	e := stateEvent(written.InteractionID, written.State)
 	e.QueueID = in.QueueID
 	if err := a.publish(ctx, written.TenantID, events.InteractionQueueChanged, e, in.AgentID); err != nil {
+		return MoveResult{}, err
+	}
+	if err := a.publishAll(ctx, written, req.Publish); err != nil {
 		return MoveResult{}, err
 	}
 	out := MoveResult{Member: member}

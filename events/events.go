@@ -38,6 +38,12 @@ const (
 	InteractionEnded                = "interactionEnded"
 	CustomerLinkedToInteraction     = "customerLinkedToInteraction"
 	CustomerUnlinkedFromInteraction = "customerUnlinkedFromInteraction"
+	InteractionHeld                 = "interactionHeld"
+	InteractionResumed              = "interactionResumed"
+	ParticipantLeft                 = "participantLeft"
+	MessageSent                     = "messageSent"
+	MessageReceived                 = "messageReceived"
+	ConversationStatusChanged       = "conversationStatusChanged"
 	AgentStatusChanged              = "agentStatusChanged"
 	// StreamReset tells a resuming client that events after its last one were
 	// trimmed: it must reload its state. It is never stored.

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"switchboard/activities"
+	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/routing"
 )
@@ -94,7 +95,10 @@ type InteractionInput struct {
 	RouteID        string           `json:"routeId,omitempty"`
 	Priority       routing.Priority `json:"priority"`
 	RequiredSkills []string         `json:"requiredSkills,omitempty"`
-	CreatedAt      time.Time        `json:"createdAt"`
+	// CampaignID is the campaign named at creation (empty: the Default campaign).
+	CampaignID string            `json:"campaignId,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	CreatedAt  time.Time         `json:"createdAt"`
 	// Carried is the state of a queued interaction handed over by continue-as-new;
 	// a new interaction has none.
 	Carried *InteractionCarry `json:"carried,omitempty"`
@@ -119,8 +123,6 @@ type InteractionState struct {
 	pgstore.Interaction
 	// RingUntil is when the open offer stops ringing (status offered).
 	RingUntil *time.Time `json:"ringUntil,omitempty"`
-	// WrapUpUntil is when the agent's wrap-up after an ended call is over.
-	WrapUpUntil *time.Time `json:"wrapUpUntil,omitempty"`
 }
 
 // AcceptInput is the offered agent accepting.
@@ -217,6 +219,20 @@ type interaction struct {
 	// voice: whether this run keeps the agent's voice sub-state (calls of runs
 	// started since it does); nil until first needed.
 	voice *bool
+	// lifecycle: this run keeps the whole lifecycle (see lifecycleChange).
+	lifecycle bool
+	// busy: a change of the state is being written (see lock).
+	busy bool
+	// transferOut is the state of a transfer to an external number, which ends
+	// the interaction for its agent; transferDetail describes it.
+	transferOut    *pgstore.InteractionState
+	transferDetail map[string]any
+	// outcome is how a channel said an outbound interaction ended.
+	outcome pgstore.Outcome
+	// voiceIdle: the agent's wrap-up of this call is over (or there is none);
+	// voiceUntil is when it ends by itself.
+	voiceIdle  bool
+	voiceUntil *time.Time
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.
@@ -250,6 +266,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		Channel: in.Channel, Source: in.Source, Direction: direction, From: in.From, To: in.To,
 		CustomerPhone: in.CustomerPhone, Customer: in.Customer, CustomerName: in.CustomerName,
 		Tags: slices.Clone(in.Tags), QueueID: in.QueueID, RouteID: in.RouteID, Priority: in.Priority,
+		CampaignID: in.CampaignID, Metadata: in.Metadata,
 		RequiredSkills: slices.Clone(in.RequiredSkills), CreatedAt: in.CreatedAt,
 		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt},
 	}}
@@ -258,6 +275,15 @@ func (w *interaction) setup(ctx workflow.Context) error {
 			return temporal.NewNonRetryableApplicationError("a carried interaction must be this one, queued", "InvalidInput", nil)
 		}
 		w.st, w.enqueued, w.hints = c.State, c.Enqueued, slices.Clone(c.Woken)
+	}
+	w.lifecycle = workflow.GetVersion(ctx, lifecycleChange, workflow.DefaultVersion, 1) >= 1
+	if w.lifecycle && in.Carried == nil && in.Channel != routing.Voice {
+		w.st.ConversationStatus = pgstore.ConversationOpen
+	}
+	if w.lifecycle {
+		if err := w.registerLifecycle(ctx); err != nil {
+			return err
+		}
 	}
 	if err := workflow.SetQueryHandler(ctx, InteractionQuery, func() (InteractionState, error) { return w.st, nil }); err != nil {
 		return err
@@ -294,7 +320,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 	for w.st.Status.Active() {
 		var err error
-		if w.st.Status == pgstore.InteractionConnected {
+		if w.st.Status.Held() {
 			err = w.connected(ctx)
 		} else {
 			err = w.assign(ctx)
@@ -307,7 +333,11 @@ func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 		w.move, m.done, m.err = nil, true, interactionOver(w.st.Status)
 	}
 	w.takeHints() // wake-ups for a run that no longer waits
-	if err := w.wrapUp(ctx); err != nil {
+	if w.lifecycle {
+		if err := w.wrapUpUntilDisposed(ctx, w.voiceUntil); err != nil {
+			return nil, err
+		}
+	} else if err := w.wrapUp(ctx); err != nil {
 		return nil, err
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -319,13 +349,20 @@ func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 // assign offers the interaction until an agent accepts it or it ends. It returns the
 // continue-as-new error when the run has waited long enough.
 func (w *interaction) assign(ctx workflow.Context) error {
+	if w.st.Status == pgstore.InteractionOffered {
+		// Handed over to an agent by a transfer: it rings on them first.
+		if err := w.ring(ctx); err != nil {
+			return err
+		}
+	}
 	for w.st.Status == pgstore.InteractionQueued {
 		if w.end != nil {
-			w.finish(ctx)
-			return nil
+			return w.locked(ctx, w.finish)
 		}
 		if w.move != nil {
-			w.applyMove(ctx)
+			if err := w.locked(ctx, w.applyMove); err != nil {
+				return err
+			}
 			continue
 		}
 		if w.rounds >= maxOfferRounds || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -342,7 +379,11 @@ func (w *interaction) assign(ctx workflow.Context) error {
 		}
 		w.rounds++
 		w.takeHints() // this look covers every wake-up so far
+		if err := w.lock(ctx); err != nil {
+			return err
+		}
 		res, err := w.offer(ctx)
+		w.unlock()
 		switch {
 		case err != nil:
 			workflow.GetLogger(ctx).Error("offer failed", "error", err)
@@ -424,7 +465,9 @@ func (w *interaction) ring(ctx workflow.Context) error {
 		if fired || w.answer != nil || w.end != nil {
 			break
 		}
-		w.applyMove(ctx)
+		if err := w.locked(ctx, w.applyMove); err != nil {
+			return err
+		}
 		if w.st.Status != pgstore.InteractionOffered {
 			// Withdrawn: the agent is not in the new queue.
 			if a := w.answer; a != nil && !a.done {
@@ -436,6 +479,10 @@ func (w *interaction) ring(ctx workflow.Context) error {
 	}
 	w.deciding = true
 	defer func() { w.deciding = false }()
+	if err := w.lock(ctx); err != nil {
+		return err
+	}
+	defer w.unlock()
 	a := w.answer
 	switch {
 	case w.end != nil:
@@ -467,7 +514,8 @@ func (w *interaction) connect(ctx workflow.Context) {
 	err := workflow.ExecuteActivity(activityOptions(ctx), acts.ConfirmOffer, activities.ConfirmRequest{
 		AgentID: w.st.OfferedAgentID,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
-			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now}},
+			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now},
+			Events:   []pgstore.TimelineEvent{{Type: events.InteractionConnected, At: now, ActorID: w.st.OfferedAgentID}}},
 		Voice: w.voiceStep(ctx, w.st.OfferedAgentID, routing.VoiceInCall),
 	}).Get(ctx, &ok)
 	if err != nil || !ok {
@@ -498,8 +546,13 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
 	}
 	next.Version++
+	if outcome == pgstore.OfferReleased && w.lifecycle {
+		next.Outcome = pgstore.OutcomeAbandoned
+	}
 	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
-		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason}},
+		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason},
+		Events: []pgstore.TimelineEvent{{Type: events.InteractionOfferClosed, At: now,
+			Data: map[string]any{"agentId": agent, "outcome": outcome, "reason": reason}}}},
 		w.voiceStep(ctx, agent, routing.VoiceIdle))
 	w.st.RingUntil = nil
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueUnset())
@@ -508,16 +561,30 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 // connected waits for the end of a connected interaction, or for a queue change that
 // takes it from its agent.
 func (w *interaction) connected(ctx workflow.Context) error {
-	for w.st.Status == pgstore.InteractionConnected {
-		if err := workflow.Await(ctx, func() bool { return w.end != nil || w.move != nil }); err != nil {
+	for w.st.Status.Held() {
+		if err := workflow.Await(ctx, func() bool { return w.end != nil || w.move != nil || !w.st.Status.Held() }); err != nil {
 			return err
 		}
-		if w.end != nil {
-			w.finish(ctx)
-			return nil
+		if !w.st.Status.Held() {
+			return nil // transferred away
 		}
-		w.applyMove(ctx)
+		if w.end != nil {
+			return w.locked(ctx, w.finish)
+		}
+		if err := w.locked(ctx, w.applyMove); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// locked runs fn under the lock (see lock).
+func (w *interaction) locked(ctx workflow.Context, fn func(workflow.Context)) error {
+	if err := w.lock(ctx); err != nil {
+		return err
+	}
+	defer w.unlock()
+	fn(ctx)
 	return nil
 }
 
@@ -526,37 +593,100 @@ func (w *interaction) connected(ctx workflow.Context) error {
 func (w *interaction) finish(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
+	if w.transferOut != nil {
+		next = *w.transferOut
+	}
 	next.Status = pgstore.InteractionAbandoned
 	if next.AgentID != "" {
 		next.Status = pgstore.InteractionEnded
 	}
 	next.EndedAt, next.EndReason = &now, w.end.Reason
 	next.Version++
+	var tl []pgstore.TimelineEvent
+	if w.lifecycle {
+		unhold(ctx, &next)
+		next.Status = pgstore.InteractionAbandoned
+		next.Outcome = pgstore.OutcomeAbandoned
+		if next.AgentID != "" {
+			next.Status, next.Outcome = pgstore.InteractionEnded, pgstore.OutcomeCompleted
+		}
+		if w.outcome != "" {
+			next.Outcome = w.outcome
+		}
+		if next.ConversationStatus != "" {
+			next.ConversationStatus = pgstore.ConversationClosed
+		}
+		if next.Status == pgstore.InteractionEnded {
+			next.WrapUpUntil = w.wrapUpDeadline(ctx, now)
+		}
+		if w.transferOut != nil {
+			tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionTransferred, At: now, ActorID: w.end.ActorID, Data: w.transferDetail})
+		}
+		tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionEnded, At: now, ActorID: w.end.ActorID,
+			Data: map[string]any{"reason": w.end.Reason, "outcome": next.Outcome}})
+	}
 	var voice *activities.VoiceStep
 	if next.Status == pgstore.InteractionEnded {
 		// Wrapping does not hold the voice slot: the bulk assignment that follows
 		// the release may give the agent another call during the wrap-up.
 		voice = w.voiceStep(ctx, next.AgentID, routing.VoiceWrapping)
 	}
-	res := w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next}, voice)
+	res := w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: tl}, voice)
+	if w.transferOut != nil {
+		w.publishTransfer(ctx)
+	}
 	if voice != nil {
 		var wrap time.Duration
 		if res.Voice != nil {
 			wrap = res.Voice.WrapUp
 		}
 		until := now.Add(wrap)
-		w.st.WrapUpUntil = &until
+		w.voiceUntil = &until
 	}
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+}
+
+// wrapUpDeadline is when the wrap-up that starts now ends with the campaign's default
+// code: after the campaign's wrap-up timeout, or never (nil) when it waits for the
+// agent. It also learns the interaction's campaign.
+func (w *interaction) wrapUpDeadline(ctx workflow.Context, now time.Time) *time.Time {
+	var c activities.CampaignInfo
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.GetCampaign, activities.CampaignRequest{
+		TenantID: w.st.TenantID, CampaignID: w.st.CampaignID, OrDefault: true,
+	}).Get(ctx, &c)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("campaign not read; the wrap-up waits for the agent", "error", err)
+		return nil
+	}
+	w.st.CampaignID = c.ID
+	if c.WrapUpTimeoutSeconds <= 0 {
+		return nil
+	}
+	until := now.Add(time.Duration(c.WrapUpTimeoutSeconds) * time.Second)
+	return &until
+}
+
+// publishTransfer tells the feed of a transfer to an external number, once the
+// interaction ended for its agent.
+func (w *interaction) publishTransfer(ctx workflow.Context) {
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.PublishEvents, activities.PublishRequest{
+		Update:  pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: w.st.InteractionState},
+		Publish: []activities.Publication{{Type: events.InteractionTransferred, Detail: w.transferDetail}},
+	}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("transfer not published", "error", err)
+	}
 }
 
 // wrapUp waits out the agent's wrap-up after an ended call (a durable timer), then
 // makes the agent idle and gives them the waiting interactions they should take.
 func (w *interaction) wrapUp(ctx workflow.Context) error {
-	if w.st.WrapUpUntil == nil {
+	if w.voiceUntil == nil {
 		return nil
 	}
-	if d := w.st.WrapUpUntil.Sub(workflow.Now(ctx)); d > 0 {
+	if d := w.voiceUntil.Sub(workflow.Now(ctx)); d > 0 {
 		if err := workflow.Sleep(ctx, d); err != nil {
 			return err
 		}
@@ -584,23 +714,26 @@ func (w *interaction) applyMove(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	kept := w.st.InteractionState
 	kept.Version++
+	moved := []pgstore.TimelineEvent{{Type: events.InteractionQueueChanged, At: now, ActorID: m.in.ActorID,
+		Data: map[string]any{"from": w.st.QueueID, "to": m.in.QueueID}}}
 	change := pgstore.QueueChange{QueueID: m.in.QueueID,
-		Kept: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: kept}}
+		Kept: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: kept, Events: moved}}
 	agent := ""
 	switch w.st.Status {
 	case pgstore.InteractionOffered:
 		agent = w.st.OfferedAgentID
 		next := kept
 		next.Status, next.OfferedAgentID = pgstore.InteractionQueued, ""
-		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: moved,
 			Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: pgstore.OfferReleased, RespondedAt: now,
 				Reason: "the interaction moved to a queue the agent is not in"}}
-	case pgstore.InteractionConnected:
+	case pgstore.InteractionConnected, pgstore.InteractionOnHold:
 		agent = w.st.AgentID
 		next := kept
+		unhold(ctx, &next)
 		next.Status, next.AgentID, next.ConnectedAt = pgstore.InteractionQueued, "", nil
 		next.ExcludedAgents = append(slices.Clone(next.ExcludedAgents), agent)
-		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next}
+		change.Unassigned = &pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: moved}
 	}
 	change.AgentID = agent
 	req := activities.MoveRequest{Change: change}
@@ -785,7 +918,7 @@ func (w *interaction) validateEnd(in EndInput) error {
 		return notFound()
 	case !st.Status.Active():
 		return interactionOver(st.Status)
-	case in.AgentID != "" && (st.Status != pgstore.InteractionConnected || st.AgentID != in.AgentID):
+	case in.AgentID != "" && (!st.Status.Held() || st.AgentID != in.AgentID):
 		return temporal.NewNonRetryableApplicationError("agents may end only an interaction they hold", ErrTypeNotYourInteraction, nil)
 	}
 	return nil
@@ -816,7 +949,7 @@ func (w *interaction) validateChangeQueue(in ChangeQueueInput) error {
 		return interactionOver(st.Status)
 	case w.end != nil:
 		return temporal.NewNonRetryableApplicationError("the interaction is ending", ErrTypeInteractionOver, nil)
-	case in.AgentID != "" && (st.Status != pgstore.InteractionConnected || st.AgentID != in.AgentID):
+	case in.AgentID != "" && (!st.Status.Held() || st.AgentID != in.AgentID):
 		return temporal.NewNonRetryableApplicationError("agents may move only an interaction they hold", ErrTypeNotYourInteraction, nil)
 	case uuid.Validate(in.QueueID) != nil:
 		return temporal.NewNonRetryableApplicationError("the queue must be a queue ID", ErrTypeUnknownQueue, nil)

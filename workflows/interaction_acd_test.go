@@ -113,13 +113,15 @@ func TestVoiceCallRingsTalksAndWrapsUp(t *testing.T) {
 	if d.indexOf("voice "+ana+" idle") < d.indexOf("release "+ana) {
 		t.Errorf("idle before the call ended: %v", d.log)
 	}
-	if wrapping.Status != pgstore.InteractionEnded || wrapping.WrapUpUntil == nil || !wrapping.WrapUpUntil.Equal(d.start.Add(90*time.Second)) {
+	// The agent's wrap-up time (90 s) frees them for calls; the campaign's wrap-up
+	// timeout (10 min) disposes the call with the default code.
+	if wrapping.Status != pgstore.InteractionEnded || wrapping.WrapUpUntil == nil || !wrapping.WrapUpUntil.Equal(d.start.Add(11*time.Minute)) {
 		t.Errorf("during the wrap-up %+v", wrapping)
 	}
-	if got := d.env.Now().Sub(d.start); got != 90*time.Second {
-		t.Errorf("the run ended at %v, want after the wrap-up at 1m30s", got)
+	if got := d.env.Now().Sub(d.start); got != 11*time.Minute {
+		t.Errorf("the run ended at %v, want at the campaign's wrap-up timeout, 11m0s", got)
 	}
-	if st.Status != pgstore.InteractionEnded || st.AgentID != ana {
+	if st.Status != pgstore.InteractionDisposed || st.AgentID != ana || st.Disposition == nil || !st.Disposition.Auto || st.Disposition.CodeID != resolvedID {
 		t.Errorf("final %+v", st)
 	}
 	for i, v := range d.voices {
@@ -207,7 +209,7 @@ func TestQueueChangeKeepsAMemberAgent(t *testing.T) {
 		!slices.Equal(c.Unassigned.State.ExcludedAgents, []string{ana}) || d.moves[0].Enqueue != nil {
 		t.Errorf("move %+v", d.moves[0])
 	}
-	if st.QueueID != salesQueue || st.AgentID != ana || st.Status != pgstore.InteractionEnded || st.Version != 4 {
+	if st.QueueID != salesQueue || st.AgentID != ana || st.Status != pgstore.InteractionDisposed || st.Version != 5 {
 		t.Errorf("final %+v", st)
 	}
 	if len(d.releases) != 1 || d.releases[0].Update.State.Status != pgstore.InteractionEnded {
@@ -247,7 +249,7 @@ func TestQueueChangeUnassignsAndOffersInTheNewQueue(t *testing.T) {
 		d.offerAt[1] != 5*time.Second || d.offers[1].Attempt != 2 {
 		t.Errorf("offers %+v at %v", d.offers, d.offerAt)
 	}
-	if st.AgentID != bo || st.QueueID != billingQueue || !slices.Equal(st.ExcludedAgents, []string{ana}) || st.Status != pgstore.InteractionEnded {
+	if st.AgentID != bo || st.QueueID != billingQueue || !slices.Equal(st.ExcludedAgents, []string{ana}) || st.Status != pgstore.InteractionDisposed {
 		t.Errorf("final %+v", st)
 	}
 	want := []string{"ana ringing @0s", "ana in_call @1s", "ana idle @5s", "bo ringing @5s", "bo in_call @7s", "bo wrapping @20s", "bo idle @20s +bulk"}
@@ -473,7 +475,7 @@ func TestLongWaitContinuesAsNew(t *testing.T) {
 	if len(n.offers) != 1 || n.offers[0].Enqueue || n.offers[0].Attempt != rounds+1 || n.offers[0].Version != 2*rounds+1 || n.offerAt[0] != 0 {
 		t.Errorf("offers of the next run %+v", n.offers)
 	}
-	if st.Status != pgstore.InteractionEnded || st.AgentID != agents[rounds] || len(st.ExcludedAgents) != rounds {
+	if st.Status != pgstore.InteractionDisposed || st.AgentID != agents[rounds] || len(st.ExcludedAgents) != rounds {
 		t.Errorf("final %+v", st)
 	}
 }

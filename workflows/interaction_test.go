@@ -65,6 +65,99 @@ type desk struct {
 	// queueAttrs are the values the QueueId search attribute was set to.
 	queueAttrs []string
 	updates    int
+	// campaignWrap is the campaign's wrap-up timeout GetCampaign reports.
+	campaignWrap time.Duration
+	// changes are the RecordChange requests, in order.
+	changes []activities.ChangeRequest
+	// handovers are the HandOver requests; handoverRefused makes them fail.
+	handovers       []activities.HandoverRequest
+	handoverRefused string
+	messages        []activities.OutboundMessage
+	inbound         []activities.InboundMessage
+	published       []activities.PublishRequest
+}
+
+// Campaign and disposition of the mocked lifecycle activities.
+const (
+	campaignID = "6f1c2c3e-0000-4000-8000-0000000000c1"
+	classID    = "6f1c2c3e-0000-4000-8000-0000000000c2"
+	resolvedID = "6f1c2c3e-0000-4000-8000-0000000000c3"
+	noActionID = "6f1c2c3e-0000-4000-8000-0000000000c4"
+)
+
+// mockLifecycle mocks the activities of the lifecycle after the connection: the
+// campaign (one class Closed with Resolved, the default, and No action), changes,
+// handovers, messages and users (Ana, Bo and Cy are agents; supID a supervisor).
+func (d *desk) mockLifecycle() {
+	var a *activities.Activities
+	d.env.OnActivity(a.GetCampaign, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CampaignRequest) (activities.CampaignInfo, error) {
+		if in.CampaignID != "" && in.CampaignID != campaignID && !in.OrDefault {
+			return activities.CampaignInfo{}, temporal.NewNonRetryableApplicationError("no such campaign", activities.ErrTypeUnknownTarget, nil, "campaignId")
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.log = append(d.log, "campaign")
+		return activities.CampaignInfo{ID: campaignID, WrapUpTimeoutSeconds: int(d.campaignWrap / time.Second), DefaultQueueID: salesQueue}, nil
+	})
+	d.env.OnActivity(a.ResolveDisposition, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DispositionRequest) (*pgstore.Disposition, error) {
+		resolved := &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: resolvedID, Code: "Resolved", Success: true}
+		switch {
+		case in.Class == "" && in.Code == "":
+			return resolved, nil
+		case (in.Class == "Closed" || in.Class == classID) && (in.Code == "Resolved" || in.Code == resolvedID):
+			return resolved, nil
+		case (in.Class == "Closed" || in.Class == classID) && in.Code == "No action":
+			return &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: noActionID, Code: "No action"}, nil
+		case in.Class != "Closed" && in.Class != classID:
+			return nil, temporal.NewNonRetryableApplicationError("no disposition class", activities.ErrTypeInvalidDisposition, nil, "dispositionClass")
+		}
+		return nil, temporal.NewNonRetryableApplicationError("no code", activities.ErrTypeInvalidDisposition, nil, "dispositionCode")
+	})
+	d.env.OnActivity(a.RecordChange, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeRequest) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.changes = append(d.changes, in)
+		d.log = append(d.log, "change "+in.Update.Events[0].Type+" "+string(in.Update.State.Status))
+		return nil
+	})
+	d.env.OnActivity(a.PublishEvents, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PublishRequest) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.published = append(d.published, in)
+		return nil
+	})
+	d.env.OnActivity(a.HandOver, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.HandoverRequest) (activities.HandoverResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.handovers = append(d.handovers, in)
+		if d.handoverRefused != "" {
+			return activities.HandoverResult{Reason: d.handoverRefused}, nil
+		}
+		d.voice(in.FromAgentID, in.Voice, false)
+		d.log = append(d.log, "handover "+in.FromAgentID+" "+in.ToAgentID)
+		return activities.HandoverResult{OK: true, OfferedAt: d.env.Now(), RingUntil: d.env.Now().Add(ring)}, nil
+	})
+	d.env.OnActivity(a.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UserRequest) (activities.UserInfo, error) {
+		switch in.UserID {
+		case ana, bo, cy:
+			return activities.UserInfo{ID: in.UserID, Role: pgstore.RoleAgent}, nil
+		case supID:
+			return activities.UserInfo{ID: in.UserID, Role: pgstore.RoleSupervisor}, nil
+		}
+		return activities.UserInfo{}, temporal.NewNonRetryableApplicationError("no such user", activities.ErrTypeUnknownTarget, nil, "userId")
+	})
+	d.env.OnActivity(a.SendOutboundMessage, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.OutboundMessage) (activities.MessageResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.messages = append(d.messages, in)
+		return activities.MessageResult{MessageID: in.MessageID, Seq: int64(len(d.messages) + len(d.inbound)), Status: pgstore.DeliverySent}, nil
+	})
+	d.env.OnActivity(a.RecordInboundMessage, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.InboundMessage) (activities.MessageResult, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.inbound = append(d.inbound, in)
+		return activities.MessageResult{MessageID: in.MessageID, Seq: int64(len(d.messages) + len(d.inbound))}, nil
+	})
 }
 
 // voiceChange is a step of an agent's voice sub-state an activity was asked for.
@@ -88,7 +181,7 @@ func (d *desk) voice(agent string, step *activities.VoiceStep, bulk bool) {
 func newDesk(t *testing.T, ready ...string) *desk {
 	var suite testsuite.WorkflowTestSuite
 	d := &desk{t: t, env: suite.NewTestWorkflowEnvironment(), ready: ready, input: interactionInput(),
-		members: map[string][]string{}, manual: map[string]bool{}}
+		members: map[string][]string{}, manual: map[string]bool{}, campaignWrap: 10 * time.Minute}
 	d.start = d.env.Now()
 	d.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.InteractionWorkflowID(interactionID)})
 	var a *activities.Activities
@@ -173,6 +266,7 @@ func newDesk(t *testing.T, ready ...string) *desk {
 			d.queueAttrs = append(d.queueAttrs, v)
 		}
 	}).Return(nil)
+	d.mockLifecycle()
 	return d
 }
 
@@ -308,7 +402,7 @@ func TestInteractionOfferAcceptEnd(t *testing.T) {
 	wantRefused(t, "end from another tenant", otherTenant, workflows.ErrTypeInteractionNotFound)
 	wantOK(t, "end by the agent", end)
 
-	if st.Status != pgstore.InteractionEnded || st.AgentID != ana || st.ConnectedAt == nil || st.EndedAt == nil || st.EndReason != "done" {
+	if st.Status != pgstore.InteractionDisposed || st.AgentID != ana || st.ConnectedAt == nil || st.EndedAt == nil || st.EndReason != "done" {
 		t.Errorf("final state %+v", st)
 	}
 	if len(d.offers) != 1 || !d.offers[0].Enqueue || d.offers[0].Attempt != 1 || d.offers[0].Version != 1 {
@@ -336,7 +430,7 @@ func TestInteractionRejectGoesToNextAgent(t *testing.T) {
 	wantOK(t, "reject", rejected)
 	wantRefused(t, "reject after the offer moved on", again, workflows.ErrTypeNotYourOffer)
 	wantOK(t, "accept by Bo", accepted)
-	if st.Status != pgstore.InteractionEnded || st.AgentID != bo || !slices.Equal(st.ExcludedAgents, []string{ana}) || st.Offers != 2 {
+	if st.Status != pgstore.InteractionDisposed || st.AgentID != bo || !slices.Equal(st.ExcludedAgents, []string{ana}) || st.Offers != 2 {
 		t.Errorf("final state %+v", st)
 	}
 	if len(d.offers) != 2 || d.offers[1].Attempt != 2 || d.offers[1].Enqueue || !slices.Equal(d.offers[1].Interaction.ExcludedAgents, []string{ana}) ||

@@ -1,0 +1,277 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"switchboard/dispatch"
+	"switchboard/events"
+	"switchboard/pgstore"
+	"switchboard/routing"
+)
+
+// Application error types of the lifecycle activities.
+const (
+	// ErrTypeInvalidDisposition: the disposition named is not one of the
+	// campaign's (the message names the field: dispositionClass or
+	// dispositionCode).
+	ErrTypeInvalidDisposition = "InvalidDisposition"
+	// ErrTypeUnknownTarget: a transfer or conference target the tenant does not
+	// have (no such user, queue or campaign).
+	ErrTypeUnknownTarget = "UnknownTarget"
+	// ErrTypeTargetUnavailable: the agent a transfer names cannot take the
+	// interaction now (not logged in, not available, no room).
+	ErrTypeTargetUnavailable = "TargetUnavailable"
+)
+
+// Publication is a lifecycle event a change publishes, with the agents it concerns.
+type Publication struct {
+	Type   string         `json:"type"`
+	Agents []string       `json:"agents,omitempty"`
+	Detail map[string]any `json:"detail,omitempty"`
+}
+
+// ChangeRequest records one change of an interaction and tells the feed.
+type ChangeRequest struct {
+	Update  pgstore.InteractionUpdate `json:"update"`
+	Publish []Publication             `json:"publish,omitempty"`
+	// Note, when set, is written with the change (a note typed during the
+	// interaction, or the disposal's notes).
+	Note *pgstore.Note `json:"note,omitempty"`
+}
+
+// RecordChange writes an interaction's new state with its timeline entries (and a
+// note), then publishes its lifecycle events. Every part is idempotent: the state by
+// its version, the timeline by version and type, the note by its ID and the events by
+// interaction, version and type.
+func (a *Activities) RecordChange(ctx context.Context, in ChangeRequest) error {
+	u := in.Update
+	if in.Note != nil {
+		if _, err := a.Store.AddNote(ctx, *in.Note); err != nil {
+			return storeError(err)
+		}
+	}
+	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
+		return storeError(err)
+	}
+	return a.publishAll(ctx, u, in.Publish)
+}
+
+func (a *Activities) publishAll(ctx context.Context, u pgstore.InteractionUpdate, pubs []Publication) error {
+	for _, p := range pubs {
+		e := stateEvent(u.InteractionID, u.State)
+		e.Detail = p.Detail
+		agents := p.Agents
+		if len(agents) == 0 {
+			agents = []string{u.State.AgentID}
+		}
+		if err := a.publish(ctx, u.TenantID, p.Type, e, agents...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DispositionRequest asks which disposition of a campaign a class and code name.
+type DispositionRequest struct {
+	TenantID   string `json:"tenantId"`
+	CampaignID string `json:"campaignId"`
+	// Class and Code name the disposition by ID or name; both empty asks for the
+	// campaign's default code.
+	Class string `json:"class,omitempty"`
+	Code  string `json:"code,omitempty"`
+}
+
+// ResolveDisposition finds the disposition an interaction is disposed with. A class
+// or code the campaign does not have is refused for good (ErrTypeInvalidDisposition,
+// the field named in the message); with neither named it answers the campaign's
+// default code, or nothing when the campaign has none.
+func (a *Activities) ResolveDisposition(ctx context.Context, in DispositionRequest) (*pgstore.Disposition, error) {
+	if strings.TrimSpace(in.Class) == "" && strings.TrimSpace(in.Code) == "" {
+		c, err := a.Store.GetCampaign(ctx, in.TenantID, in.CampaignID)
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.DefaultDisposition == nil {
+			return nil, nil
+		}
+		d := *c.DefaultDisposition
+		return &d, nil
+	}
+	d, err := a.Store.ResolveDisposition(ctx, in.TenantID, in.CampaignID, in.Class, in.Code)
+	var invalid *pgstore.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		return nil, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidDisposition, invalid, invalid.Field)
+	case errors.Is(err, pgstore.ErrNotFound):
+		return nil, temporal.NewNonRetryableApplicationError("the interaction's campaign no longer exists", ErrTypeInvalidDisposition, err, "campaignId")
+	case err != nil:
+		return nil, err
+	}
+	return &d, nil
+}
+
+// CampaignRequest names a campaign of a tenant.
+type CampaignRequest struct {
+	TenantID   string `json:"tenantId"`
+	CampaignID string `json:"campaignId"`
+	// OrDefault answers the tenant's Default campaign when CampaignID is empty or
+	// names no campaign (any more).
+	OrDefault bool `json:"orDefault,omitempty"`
+}
+
+// CampaignInfo is what the interaction workflow needs of its campaign.
+type CampaignInfo struct {
+	ID string `json:"id"`
+	// WrapUpTimeoutSeconds: 0 waits for the agent.
+	WrapUpTimeoutSeconds int    `json:"wrapUpTimeoutSeconds"`
+	DefaultQueueID       string `json:"defaultQueueId,omitempty"`
+}
+
+// GetCampaign reads a campaign of the tenant; an unknown one is refused for good
+// (ErrTypeUnknownTarget).
+func (a *Activities) GetCampaign(ctx context.Context, in CampaignRequest) (CampaignInfo, error) {
+	c, err := a.Store.GetCampaign(ctx, in.TenantID, in.CampaignID)
+	if in.OrDefault && (in.CampaignID == "" || errors.Is(err, pgstore.ErrNotFound)) {
+		id, derr := a.Store.DefaultCampaignID(ctx, in.TenantID)
+		if derr != nil {
+			return CampaignInfo{}, storeError(derr)
+		}
+		c, err = a.Store.GetCampaign(ctx, in.TenantID, id)
+	}
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return CampaignInfo{}, temporal.NewNonRetryableApplicationError("no such campaign in this tenant", ErrTypeUnknownTarget, err, "campaignId")
+	}
+	if err != nil {
+		return CampaignInfo{}, err
+	}
+	out := CampaignInfo{ID: c.ID, WrapUpTimeoutSeconds: c.WrapUpTimeoutSeconds}
+	if c.DefaultQueueID != nil {
+		out.DefaultQueueID = *c.DefaultQueueID
+	}
+	return out, nil
+}
+
+// UserRequest names a user of a tenant.
+type UserRequest struct {
+	TenantID string `json:"tenantId"`
+	UserID   string `json:"userId"`
+}
+
+// UserInfo is a user as a transfer or conference sees them.
+type UserInfo struct {
+	ID   string       `json:"id"`
+	Role pgstore.Role `json:"role"`
+}
+
+// GetUser reads an enabled user of the tenant; an unknown or disabled one is refused
+// for good (ErrTypeUnknownTarget).
+func (a *Activities) GetUser(ctx context.Context, in UserRequest) (UserInfo, error) {
+	u, err := a.Store.GetUser(ctx, in.TenantID, in.UserID)
+	if errors.Is(err, pgstore.ErrNotFound) || (err == nil && u.Disabled) {
+		return UserInfo{}, temporal.NewNonRetryableApplicationError("no such active user in this tenant", ErrTypeUnknownTarget, err, "userId")
+	}
+	if err != nil {
+		return UserInfo{}, err
+	}
+	return UserInfo{ID: u.ID, Role: u.Role}, nil
+}
+
+// HandoverRequest transfers an interaction its agent holds to another agent: the
+// target's slot is reserved (like an offer) and the source's freed at once.
+type HandoverRequest struct {
+	FromAgentID string `json:"fromAgentId"`
+	ToAgentID   string `json:"toAgentId"`
+	// QueueID is the interaction's queue (its ring timeout applies) and Channel
+	// its channel.
+	QueueID string          `json:"queueId"`
+	Channel routing.Channel `json:"channel"`
+	// Update is the state offered to the target, written once the reservation is
+	// made, with its offer (the times are filled in here).
+	Update pgstore.InteractionUpdate `json:"update"`
+	// Voice, for a call, moves the source agent's voice sub-state (idle).
+	Voice *VoiceStep `json:"voice,omitempty"`
+	// Publish are the events told once the handover went through.
+	Publish []Publication `json:"publish,omitempty"`
+}
+
+// HandoverResult says whether the target was reserved and until when it rings.
+type HandoverResult struct {
+	OK        bool      `json:"ok"`
+	Reason    string    `json:"reason,omitempty"`
+	OfferedAt time.Time `json:"offeredAt"`
+	RingUntil time.Time `json:"ringUntil"`
+	// Woken are the interactions bulk assignment then gave the source agent.
+	Woken []string `json:"woken,omitempty"`
+}
+
+// HandOver moves an interaction from the agent who holds it to a reservation of the
+// target agent (presence.Handover: the target must be able to take it now, exactly
+// as for an offer), records it as offered to the target, publishes the transfer and
+// the offer, and gives the source agent the waiting interactions they should take.
+// When the target cannot take it, nothing changes and OK is false with the reason.
+// A retry after the handover went through finds the reservation and goes on.
+func (a *Activities) HandOver(ctx context.Context, in HandoverRequest) (HandoverResult, error) {
+	u := in.Update
+	q, err := a.Store.GetAssignmentQueue(ctx, u.TenantID, in.QueueID)
+	if err != nil {
+		return HandoverResult{}, storeError(err)
+	}
+	ch := in.Channel
+	capacity, err := a.Store.AgentCapacity(ctx, u.TenantID, in.ToAgentID)
+	if err != nil {
+		return HandoverResult{}, storeError(err)
+	}
+	c, ok := capacity[ch]
+	if !ok {
+		c = q.DefaultCapacity[ch]
+	}
+	res, err := a.Presence.Handover(ctx, u.TenantID, in.FromAgentID, in.ToAgentID, u.InteractionID, ch, c, q.RingTimeout+dispatch.ReservationMargin)
+	if err != nil {
+		return HandoverResult{}, err
+	}
+	if !res.OK {
+		return HandoverResult{Reason: res.Reason}, nil
+	}
+	until := res.Deadline.Add(-dispatch.ReservationMargin)
+	at := until.Add(-q.RingTimeout)
+	u.State.OfferedAt = &at
+	u.Offer = &pgstore.Offer{Attempt: u.State.Offers, AgentID: in.ToAgentID, Channel: ch, OfferedAt: at, RingUntil: until}
+	if in.Voice != nil {
+		if _, err := a.setVoice(ctx, u.TenantID, in.FromAgentID, u.InteractionID, *in.Voice); err != nil {
+			return HandoverResult{}, err
+		}
+	}
+	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
+		return HandoverResult{}, storeError(err)
+	}
+	if err := a.publishAll(ctx, u, in.Publish); err != nil {
+		return HandoverResult{}, err
+	}
+	e := stateEvent(u.InteractionID, u.State)
+	e.Attempt, e.RingUntil = u.State.Offers, &until
+	if err := a.publish(ctx, u.TenantID, events.InteractionOffered, e, in.ToAgentID); err != nil {
+		return HandoverResult{}, err
+	}
+	out := HandoverResult{OK: true, OfferedAt: at, RingUntil: until}
+	out.Woken, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, in.FromAgentID, a.Wake)
+	return out, err
+}
+
+// PublishRequest tells the feed of events of a state already recorded.
+type PublishRequest struct {
+	Update  pgstore.InteractionUpdate `json:"update"`
+	Publish []Publication             `json:"publish"`
+}
+
+// PublishEvents publishes the events (idempotent, like every publish).
+func (a *Activities) PublishEvents(ctx context.Context, in PublishRequest) error {
+	return a.publishAll(ctx, in.Update, in.Publish)
+}

@@ -1,0 +1,98 @@
+package presence
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"switchboard/routing"
+)
+
+// KEYS: target agent hash, target slots, ix, agents, ready, source slots, source
+// agent hash. ARGV: source, target, interaction, channel, capacity, ttl ms, gc ms,
+// then the interaction's member on every channel. Returns {code, deadline}.
+var handoverScript = script(`
+local now = now_ms()
+local from, to, ix, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local cap, ttl, gc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local kind, holder, _, n = owner(redis.call('GET', KEYS[3]))
+if kind == 'R' and holder == to and n > now then return {'ok', fmt(n)} end
+if kind ~= 'H' or holder ~= from then return {'not_held'} end
+local p = redis.call('HMGET', KEYS[1], 'on', 'group', 'deadline', 'voice')
+if p[1] ~= '1' then return {'not_logged_in'} end
+if (tonumber(p[3]) or 0) <= now then return {'expired'} end
+if p[2] ~= '$AVAILABLE' then return {'not_available'} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local pre = ch .. '|'
+local used = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if string.sub(m, 1, #pre) == pre then used = used + 1 end
+end
+if ch == '$VOICE_CHANNEL' and used < 1 and p[4] == '$IN_CALL' then used = 1 end
+if used >= cap then return {'no_room'} end
+local deadline = now + ttl
+redis.call('ZREM', KEYS[6], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[2], deadline, pre .. ix)
+redis.call('SET', KEYS[3], 'R|' .. to .. '|' .. ch .. '|' .. fmt(deadline), 'PXAT', deadline + gc)
+redis.call('SADD', KEYS[4], to)
+sync_ready(KEYS[7], KEYS[6], KEYS[5], from, now)
+sync_ready(KEYS[1], KEYS[2], KEYS[5], to, now)
+return {'ok', fmt(deadline)}
+`)
+
+// HandoverResult is the outcome of Handover.
+type HandoverResult struct {
+	// OK: the target holds a reservation of the interaction until RingUntil, and
+	// the source's slot is free. Otherwise Reason says why nothing changed:
+	// not_held (the source does not hold it), not_logged_in, expired,
+	// not_available or no_room (the target cannot take it now).
+	OK       bool
+	Reason   string
+	Deadline time.Time
+}
+
+// Handover moves an interaction the source agent holds to a reservation of the
+// target agent (a transfer to an agent), atomically: the target must be logged in,
+// in the Available group and have room on the channel, exactly as for an offer; the
+// source's slot is freed in the same step, so the interaction is never held twice nor
+// by nobody. The reservation lapses after ttl like an offer's; the target accepts it
+// with Confirm. Repeating a handover that went through reports it again.
+func (s *Store) Handover(ctx context.Context, tenant, from, to, interaction string, ch routing.Channel, capacity int, ttl time.Duration) (HandoverResult, error) {
+	k, err := s.agentKeys(tenant, to)
+	if err != nil {
+		return HandoverResult{}, err
+	}
+	if err := checkID("agent", from); err != nil {
+		return HandoverResult{}, err
+	}
+	if err := checkID("interaction", interaction); err != nil {
+		return HandoverResult{}, err
+	}
+	switch {
+	case !ch.Valid():
+		return HandoverResult{}, fmt.Errorf("%w: unknown channel %q", ErrInvalid, ch)
+	case capacity < 0 || capacity > routing.MaxCapacity:
+		return HandoverResult{}, fmt.Errorf("%w: capacity %d outside 0..%d", ErrInvalid, capacity, routing.MaxCapacity)
+	case ttl < time.Millisecond:
+		return HandoverResult{}, fmt.Errorf("%w: reservation ttl %v is below 1ms", ErrInvalid, ttl)
+	}
+	if ch == routing.Voice {
+		capacity = routing.VoiceCapacity
+	}
+	args := append([]any{from, to, interaction, string(ch), capacity, durationMS(ttl), durationMS(reservationGC)}, allMembers(interaction)...)
+	res, err := handoverScript.Run(ctx, s.rdb,
+		[]string{k.agent(to), k.slots(to), k.ix(interaction), k.agents(), k.ready(), k.slots(from), k.agent(from)}, args...).StringSlice()
+	if err != nil {
+		return HandoverResult{}, fmt.Errorf("presence: hand %s over from %s to %s: %w", interaction, from, to, err)
+	}
+	if len(res) == 0 {
+		return HandoverResult{}, fmt.Errorf("presence: hand %s over: empty reply", interaction)
+	}
+	out := HandoverResult{OK: res[0] == "ok", Reason: res[0]}
+	if out.OK && len(res) > 1 {
+		if ms, ok := parseMS(res[1]); ok {
+			out.Deadline = time.UnixMilli(ms).UTC()
+		}
+	}
+	return out, nil
+}
