@@ -100,6 +100,7 @@ func New(cfg Config) *Server {
 	s.registerInteractions(v1)
 	s.registerMessages(v1)
 	s.registerEvents(v1)
+	s.registerHistory(v1)
 	return s
 }
 
