@@ -532,6 +532,9 @@ func (s *Server) interactionError(ctx context.Context, tenantID, id string, err 
 		case workflows.ErrTypeUnknownQueue:
 			return errUnknownQueue()
 		}
+		if e, ok := lifecycleError(app); ok {
+			return e
+		}
 	case errors.As(err, &notFound):
 		// No such workflow, or it completed: the read model tells which.
 		if in, gerr := s.store.GetInteraction(ctx, tenantID, id); gerr == nil && !in.Status.Active() {

@@ -98,6 +98,7 @@ func New(cfg Config) *Server {
 	s.registerCampaigns(v1)
 	s.registerSessions(v1)
 	s.registerInteractions(v1)
+	s.registerLifecycle(v1)
 	s.registerMessages(v1)
 	s.registerEvents(v1)
 	s.registerHistory(v1)

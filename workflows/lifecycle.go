@@ -148,8 +148,10 @@ type DisposeInput struct {
 	NoteID string `json:"noteId,omitempty"`
 }
 
-// InboundMessageInput is a customer's message.
+// InboundMessageInput is a customer's message. A signal of another tenant (TenantID
+// set and not the interaction's) is ignored.
 type InboundMessageInput struct {
+	TenantID    string                `json:"tenantId,omitempty"`
 	MessageID   string                `json:"messageId"`
 	From        string                `json:"from,omitempty"`
 	Body        string                `json:"body"`
@@ -159,17 +161,19 @@ type InboundMessageInput struct {
 
 // HangupInput is the customer leaving.
 type HangupInput struct {
-	Reason string `json:"reason,omitempty"`
+	TenantID string `json:"tenantId,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // ChannelEvent is an event of the channel. Type "outcome" ends an outbound call that
 // never reached the customer with Outcome (failed, busy, no_answer, voicemail); any
 // other type is kept in the timeline.
 type ChannelEvent struct {
-	Type    string            `json:"type"`
-	Outcome pgstore.Outcome   `json:"outcome,omitempty"`
-	Detail  map[string]string `json:"detail,omitempty"`
-	At      time.Time         `json:"at"`
+	TenantID string            `json:"tenantId,omitempty"`
+	Type     string            `json:"type"`
+	Outcome  pgstore.Outcome   `json:"outcome,omitempty"`
+	Detail   map[string]string `json:"detail,omitempty"`
+	At       time.Time         `json:"at"`
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
@@ -215,17 +219,23 @@ func (w *interaction) registerLifecycle(ctx workflow.Context) error {
 			s.AddReceive(inbound, func(c workflow.ReceiveChannel, _ bool) {
 				var m InboundMessageInput
 				c.Receive(ctx, &m)
-				w.onInbound(ctx, m)
+				if m.TenantID == "" || m.TenantID == w.st.TenantID {
+					w.onInbound(ctx, m)
+				}
 			})
 			s.AddReceive(hangup, func(c workflow.ReceiveChannel, _ bool) {
 				var h HangupInput
 				c.Receive(ctx, &h)
-				w.onHangup(h)
+				if h.TenantID == "" || h.TenantID == w.st.TenantID {
+					w.onHangup(h)
+				}
 			})
 			s.AddReceive(channel, func(c workflow.ReceiveChannel, _ bool) {
 				var e ChannelEvent
 				c.Receive(ctx, &e)
-				w.onChannelEvent(ctx, e)
+				if e.TenantID == "" || e.TenantID == w.st.TenantID {
+					w.onChannelEvent(ctx, e)
+				}
 			})
 			s.Select(ctx)
 		}
