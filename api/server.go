@@ -102,6 +102,7 @@ func New(cfg Config) *Server {
 	s.registerMessages(v1)
 	s.registerEvents(v1)
 	s.registerHistory(v1)
+	s.registerMonitor(v1)
 	return s
 }
 

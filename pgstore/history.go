@@ -169,17 +169,19 @@ func (s *Store) SearchHistory(ctx context.Context, tenantID string, f HistoryFil
 	eq("i.channel", string(f.Channel))
 	eq("i.status", string(f.Status))
 	eq("i.direction", string(f.Direction))
+	// The agent's events and offers are read once through their (tenant, agent)
+	// indexes and hashed, rather than looked up for every interaction walked.
 	if f.AgentID != "" {
 		a, p := arg(f.AgentID), arg(participantMatch(f.AgentID))
 		where = append(where, fmt.Sprintf(`(i.agent_id = %[1]s OR i.participants @> %[2]s::jsonb
-			OR EXISTS (SELECT 1 FROM interaction_events e WHERE e.tenant_id = i.tenant_id AND e.interaction_id = i.id
-			           AND e.agent_id = %[1]s AND e.status IN `+heldStatuses+`))`, a, p))
+			OR i.id IN (SELECT e.interaction_id FROM interaction_events e
+			            WHERE e.tenant_id = $1 AND e.agent_id = %[1]s AND e.status IN `+heldStatuses+`))`, a, p))
 	}
 	if f.VisibleTo != "" {
 		a, p := arg(f.VisibleTo), arg(participantMatch(f.VisibleTo))
 		where = append(where, fmt.Sprintf(`(i.agent_id = %[1]s OR i.offered_agent_id = %[1]s OR i.participants @> %[2]s::jsonb
-			OR EXISTS (SELECT 1 FROM interaction_events e WHERE e.tenant_id = i.tenant_id AND e.interaction_id = i.id AND e.agent_id = %[1]s)
-			OR EXISTS (SELECT 1 FROM interaction_offers o WHERE o.tenant_id = i.tenant_id AND o.interaction_id = i.id AND o.agent_id = %[1]s))`, a, p))
+			OR i.id IN (SELECT e.interaction_id FROM interaction_events e WHERE e.tenant_id = $1 AND e.agent_id = %[1]s)
+			OR i.id IN (SELECT o.interaction_id FROM interaction_offers o WHERE o.tenant_id = $1 AND o.agent_id = %[1]s))`, a, p))
 	}
 	if f.Cursor != "" {
 		at, id, _ := decodeHistoryCursor(f.Cursor)
