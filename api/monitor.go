@@ -185,8 +185,6 @@ type monitorAgent struct {
 	InProgress routing.Occupancy `json:"inProgress"`
 	Ringing    int               `json:"ringing"`
 	WrapUp     int               `json:"wrapUp"`
-	// held is InProgress for the Auto Call matrix.
-	held routing.Occupancy
 }
 
 // monitorInteraction is one interaction of an agent's drill-down.
@@ -320,9 +318,9 @@ func (s *Server) monitorSnapshot(ctx context.Context, tenantID string, scope pgs
 			sum.OnBreak++
 		}
 		if a.AutoMode {
-			sum.AutoMode.On.add(a.held)
+			sum.AutoMode.On.add(a.InProgress)
 		} else {
-			sum.AutoMode.Off.add(a.held)
+			sum.AutoMode.Off.add(a.InProgress)
 		}
 	}
 	v.AgentSummary = sum
@@ -396,15 +394,14 @@ func agentLine(a pgstore.MonitorAgent, p livePresence, catalog []pgstore.AgentSt
 	m := monitorAgent{
 		AgentID: a.ID, Name: a.Name, Enabled: a.Enabled, LoggedIn: p.LoggedIn,
 		Status: catalogStatus(catalog, p.Status), Voice: p.Voice, Campaign: p.Campaign,
-		AutoMode: p.autoCall, InProgress: routing.Occupancy{}, held: routing.Occupancy{},
+		AutoMode: p.autoCall, InProgress: routing.Occupancy{},
 	}
 	if since := timeOrNil(p.ChangedAt); since != nil {
 		m.StatusSince = since
 		m.StatusSeconds = max(0, int64(now.Sub(*since)/time.Second))
 	}
 	for _, ch := range routing.Channels() {
-		n := a.Count(pgstore.InteractionConnected, ch) + a.Count(pgstore.InteractionOnHold, ch)
-		m.InProgress[ch], m.held[ch] = n, n
+		m.InProgress[ch] = a.Count(pgstore.InteractionConnected, ch) + a.Count(pgstore.InteractionOnHold, ch)
 		m.Ringing += a.Count(pgstore.InteractionOffered, ch)
 		m.WrapUp += a.Count(pgstore.InteractionEnded, ch)
 	}
