@@ -73,6 +73,11 @@ type NewInteraction struct {
 	// RequestID makes the call idempotent: a repeat answers the interaction the
 	// first call created.
 	RequestID string `json:"requestId"`
+	// CampaignID is the campaign the interaction belongs to (its wrap-up and
+	// disposition codes); empty: the Default campaign.
+	CampaignID string `json:"campaignId"`
+	// Metadata is custom metadata kept with the interaction.
+	Metadata map[string]string `json:"metadata"`
 
 	channel routing.Channel
 }
@@ -147,6 +152,21 @@ func (n *NewInteraction) Validate() error {
 	}
 	if err := tags("tags", n.Tags); err != nil {
 		return err
+	}
+	n.CampaignID = strings.TrimSpace(n.CampaignID)
+	if n.CampaignID != "" && uuid.Validate(n.CampaignID) != nil {
+		return bad("campaignId", "must be a campaign ID")
+	}
+	if len(n.Metadata) > maxAttributes {
+		return bad("metadata", "at most %d entries", maxAttributes)
+	}
+	for k, v := range n.Metadata {
+		if !attributeName.MatchString(k) {
+			return bad("metadata."+k, "keys are letters, digits, '_' and '-', starting with a letter or '_', at most 64")
+		}
+		if err := text("metadata."+k, v, maxAttribute); err != nil {
+			return err
+		}
 	}
 	if c := n.Customer; c != nil {
 		c.Phone = strings.TrimSpace(c.Phone)
@@ -229,6 +249,13 @@ func (s *Server) createInteraction(c echo.Context) error {
 	}
 	p := principal(c)
 	ctx := c.Request().Context()
+	if in.CampaignID != "" {
+		if _, err := s.store.GetCampaign(ctx, p.TenantID, in.CampaignID); errors.Is(err, pgstore.ErrNotFound) {
+			return invalidField("campaignId", "no such campaign")
+		} else if err != nil {
+			return err
+		}
+	}
 	routes, err := s.store.ListRoutes(ctx, p.TenantID)
 	if err != nil {
 		return err
@@ -260,7 +287,7 @@ func (s *Server) createInteraction(c echo.Context) error {
 		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: pgstore.Inbound,
 		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, in.From), CustomerName: name,
 		Tags: in.Tags, QueueID: queueID, RouteID: dec.RouteID, Priority: dec.Priority, RequiredSkills: dec.RequiredSkills,
-		CreatedAt: time.Now().UTC(),
+		CampaignID: in.CampaignID, Metadata: in.Metadata, CreatedAt: time.Now().UTC(),
 	}
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.InteractionIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(p.TenantID),
@@ -307,8 +334,10 @@ func interactionOf(in workflows.InteractionInput) pgstore.Interaction {
 		Source: in.Source, Direction: in.Direction, From: in.From, To: in.To, CustomerPhone: in.CustomerPhone,
 		Customer: in.Customer, CustomerName: in.CustomerName, Tags: nonNilStrings(in.Tags), QueueID: in.QueueID,
 		RouteID: in.RouteID, Priority: in.Priority, RequiredSkills: nonNilStrings(in.RequiredSkills),
-		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, ExcludedAgents: []string{}, QueuedAt: in.CreatedAt},
-		CreatedAt:        in.CreatedAt, UpdatedAt: in.CreatedAt,
+		CampaignID: in.CampaignID, Metadata: in.Metadata,
+		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, ExcludedAgents: []string{},
+			Participants: []pgstore.Participant{}, QueuedAt: in.CreatedAt},
+		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt,
 	}
 }
 
