@@ -537,6 +537,9 @@ func (w *interaction) validateConference(in ConferenceInput) error {
 		if !e164.MatchString(in.Number) {
 			return invalidAction("number", "an external participant needs an E.164 number such as +14155550100")
 		}
+		if w.participant("", in.Number) >= 0 {
+			return notAllowed("the number is already in the conference")
+		}
 	default:
 		return invalidAction("kind", "kind must be agent, supervisor or external")
 	}
