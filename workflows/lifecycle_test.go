@@ -687,7 +687,8 @@ func TestLifecycleNotes(t *testing.T) {
 	var notes []string
 	for _, c := range d.changes {
 		if c.Note != nil {
-			// (The tenant is not part of a note's JSON: RecordChange takes it from the update.)
+			// The tenant is not part of a note's JSON (pgstore.Note.TenantID is json:"-"):
+			// the activity must take it from the update.
 			if c.Note.InteractionID != interactionID || c.Note.AuthorID != ana || c.Update.TenantID != tenantID {
 				t.Errorf("note %+v", c.Note)
 			}
@@ -1089,6 +1090,32 @@ func TestLifecycleTransferToAgentRingsOut(t *testing.T) {
 		t.Errorf("offers at %v", d.offerAt)
 	}
 	if st.AgentID != cy || st.Offers != 3 || st.Transfers != 1 || !slices.Equal(st.ExcludedAgents, []string{ana, bo}) {
+		t.Errorf("final %+v", st)
+	}
+}
+
+// Customer-side signals naming another tenant change nothing; naming none or this
+// tenant they count.
+func TestLifecycleSignalsOfAnotherTenantIgnored(t *testing.T) {
+	d := newDesk(t, ana)
+	other := stranger().TenantID
+	d.accept(time.Second, ana)
+	d.signalAt(5*time.Second, workflows.InboundMessageSignal, workflows.InboundMessageInput{TenantID: other, MessageID: msg1, Body: "hi"})
+	d.signalAt(5*time.Second, workflows.ChannelEventSignal, workflows.ChannelEvent{TenantID: other, Type: "typing"})
+	d.signalAt(5*time.Second, workflows.HangupSignal, workflows.HangupInput{TenantID: other})
+	var still workflows.InteractionState
+	d.query(6*time.Second, &still)
+	d.signalAt(7*time.Second, workflows.InboundMessageSignal, workflows.InboundMessageInput{TenantID: tenantID, MessageID: msg2, Body: "hello"})
+	d.signalAt(8*time.Second, workflows.HangupSignal, workflows.HangupInput{TenantID: tenantID, Reason: "closed the tab"})
+	st := d.run()
+
+	if still.Status != pgstore.InteractionConnected || still.Version != 2 {
+		t.Errorf("after another tenant's signals %+v", still)
+	}
+	if len(d.inbound) != 1 || d.inbound[0].MessageID != msg2 {
+		t.Errorf("messages kept %+v", d.inbound)
+	}
+	if st.EndReason != "closed the tab" || !st.EndedAt.Equal(d.start.Add(8*time.Second)) {
 		t.Errorf("final %+v", st)
 	}
 }
