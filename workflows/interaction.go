@@ -569,7 +569,14 @@ func (w *interaction) connected(ctx workflow.Context) error {
 			return nil // transferred away
 		}
 		if w.end != nil {
-			return w.locked(ctx, w.finish)
+			// A transfer holding the lock may take it from the agent meanwhile: then
+			// the main loop ends it as it is by then (queued, or ringing on the
+			// target, whose reservation is released).
+			return w.locked(ctx, func(ctx workflow.Context) {
+				if w.st.Status.Held() {
+					w.finish(ctx)
+				}
+			})
 		}
 		if err := w.locked(ctx, w.applyMove); err != nil {
 			return err

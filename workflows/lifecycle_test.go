@@ -1119,3 +1119,27 @@ func TestLifecycleSignalsOfAnotherTenantIgnored(t *testing.T) {
 		t.Errorf("final %+v", st)
 	}
 }
+
+// The customer leaves while a transfer to an agent is being made: the interaction
+// ends as it is once the handover went through, ringing on the target, whose
+// reservation is released (not left to lapse, with the target shown ringing).
+func TestLifecycleHangupDuringHandover(t *testing.T) {
+	d := newVoiceDesk(t, ana)
+	d.accept(time.Second, ana)
+	handed := d.transfer(10*time.Second, as(ana), "agent", bo, "")
+	d.signalAt(10*time.Second, workflows.HangupSignal, workflows.HangupInput{Reason: "hung up"})
+	st := d.run()
+
+	wantOK(t, "transfer", handed)
+	if st.Status != pgstore.InteractionAbandoned || st.OfferedAgentID != "" || st.EndReason != "hung up" {
+		t.Errorf("final %+v", st)
+	}
+	want := []string{"handover ana bo", "voice bo ringing", "voice bo idle", "release bo abandoned"}
+	if got := d.story(); !subsequence(got, want) {
+		t.Errorf("log %v, want in order %v", got, want)
+	}
+	if len(d.releases) != 1 || d.releases[0].AgentID != bo || d.releases[0].Update.Response == nil ||
+		d.releases[0].Update.Response.Outcome != pgstore.OfferReleased {
+		t.Errorf("releases %+v", d.releases)
+	}
+}
