@@ -51,7 +51,10 @@ type ChangeRequest struct {
 func (a *Activities) RecordChange(ctx context.Context, in ChangeRequest) error {
 	u := in.Update
 	if in.Note != nil {
-		if _, err := a.Store.AddNote(ctx, *in.Note); err != nil {
+		// The note's tenant is not part of its JSON: it is the interaction's.
+		n := *in.Note
+		n.TenantID, n.InteractionID = u.TenantID, u.InteractionID
+		if _, err := a.Store.AddNote(ctx, n); err != nil {
 			return storeError(err)
 		}
 	}
