@@ -278,3 +278,138 @@ type PublishRequest struct {
 func (a *Activities) PublishEvents(ctx context.Context, in PublishRequest) error {
 	return a.publishAll(ctx, in.Update, in.Publish)
 }
+
+// ConsultRequest reserves, confirms or releases the slot of a warm transfer's
+// consultation: a slot of the target agent under the consultation's own ID, on the
+// interaction's channel, so the consultation counts toward the target's capacity.
+type ConsultRequest struct {
+	TenantID       string          `json:"tenantId"`
+	AgentID        string          `json:"agentId"`
+	ConsultationID string          `json:"consultationId"`
+	QueueID        string          `json:"queueId"`
+	Channel        routing.Channel `json:"channel"`
+	// Update, when set, is recorded once the slot changed, and Publish told.
+	Update  *pgstore.InteractionUpdate `json:"update,omitempty"`
+	Publish []Publication              `json:"publish,omitempty"`
+}
+
+// ConsultResult says whether the slot was reserved (or confirmed) and until when a
+// reservation rings.
+type ConsultResult struct {
+	OK        bool      `json:"ok"`
+	RingUntil time.Time `json:"ringUntil"`
+}
+
+// ReserveConsultation reserves the target agent's consultation slot for the ring
+// timeout (the agent must be able to take the interaction now, as for an offer),
+// then records the change. A retry finds its own reservation.
+func (a *Activities) ReserveConsultation(ctx context.Context, in ConsultRequest) (ConsultResult, error) {
+	q, err := a.Store.GetAssignmentQueue(ctx, in.TenantID, in.QueueID)
+	if err != nil {
+		return ConsultResult{}, storeError(err)
+	}
+	held, ok, err := a.Presence.Holder(ctx, in.TenantID, in.ConsultationID)
+	if err != nil {
+		return ConsultResult{}, err
+	}
+	var until time.Time
+	if ok && held.Agent == in.AgentID {
+		until = held.ExpiresAt.Add(-dispatch.ReservationMargin)
+	} else {
+		capacity, err := a.Store.AgentCapacity(ctx, in.TenantID, in.AgentID)
+		if err != nil {
+			return ConsultResult{}, storeError(err)
+		}
+		c, ok := capacity[in.Channel]
+		if !ok {
+			c = q.DefaultCapacity[in.Channel]
+		}
+		at := time.Now()
+		reserved, err := a.Presence.Reserve(ctx, in.TenantID, in.AgentID, in.ConsultationID, in.Channel, c, q.RingTimeout+dispatch.ReservationMargin)
+		if err != nil || !reserved {
+			return ConsultResult{}, err
+		}
+		until = at.Add(q.RingTimeout)
+	}
+	if err := a.recordConsult(ctx, in); err != nil {
+		return ConsultResult{}, err
+	}
+	return ConsultResult{OK: true, RingUntil: until.UTC()}, nil
+}
+
+// ConfirmConsultation makes the target's consultation reservation a held slot (the
+// target answered); false when it had lapsed.
+func (a *Activities) ConfirmConsultation(ctx context.Context, in ConsultRequest) (ConsultResult, error) {
+	ok, err := a.Presence.Confirm(ctx, in.TenantID, in.AgentID, in.ConsultationID)
+	if err != nil || !ok {
+		return ConsultResult{}, err
+	}
+	return ConsultResult{OK: true}, a.recordConsult(ctx, in)
+}
+
+// ReleaseConsultation frees the target's consultation slot (declined, rung out,
+// cancelled, or the interaction ended), records the change, and gives the target the
+// waiting interactions they should take.
+func (a *Activities) ReleaseConsultation(ctx context.Context, in ConsultRequest) error {
+	if _, err := a.Presence.Release(ctx, in.TenantID, in.AgentID, in.ConsultationID); err != nil {
+		return err
+	}
+	if err := a.recordConsult(ctx, in); err != nil {
+		return err
+	}
+	_, err := a.dispatcher().OfferWaiting(ctx, in.TenantID, in.AgentID, a.Wake)
+	return err
+}
+
+func (a *Activities) recordConsult(ctx context.Context, in ConsultRequest) error {
+	if in.Update == nil {
+		return nil
+	}
+	if _, err := a.Store.RecordInteraction(ctx, *in.Update); err != nil {
+		return storeError(err)
+	}
+	return a.publishAll(ctx, *in.Update, in.Publish)
+}
+
+// CompleteTransferRequest ends a warm transfer.
+type CompleteTransferRequest struct {
+	FromAgentID    string                    `json:"fromAgentId"`
+	ToAgentID      string                    `json:"toAgentId"`
+	ConsultationID string                    `json:"consultationId"`
+	Update         pgstore.InteractionUpdate `json:"update"`
+	Publish        []Publication             `json:"publish,omitempty"`
+	// FromVoice and ToVoice, for a call, move both agents' voice sub-states (idle,
+	// in a call).
+	FromVoice *VoiceStep `json:"fromVoice,omitempty"`
+	ToVoice   *VoiceStep `json:"toVoice,omitempty"`
+}
+
+// CompleteTransfer gives the interaction to the consulted agent (presence
+// CompleteTransfer: one atomic step), records it as theirs, publishes the transfer,
+// and gives the first agent the waiting interactions they should take. False when
+// the consultation or the first agent's hold is gone; nothing changed then.
+func (a *Activities) CompleteTransfer(ctx context.Context, in CompleteTransferRequest) (bool, error) {
+	u := in.Update
+	ok, err := a.Presence.CompleteTransfer(ctx, u.TenantID, in.FromAgentID, in.ToAgentID, u.InteractionID, in.ConsultationID)
+	if err != nil || !ok {
+		return false, err
+	}
+	for _, v := range []struct {
+		agent string
+		step  *VoiceStep
+	}{{in.FromAgentID, in.FromVoice}, {in.ToAgentID, in.ToVoice}} {
+		if v.step != nil {
+			if _, err := a.setVoice(ctx, u.TenantID, v.agent, u.InteractionID, *v.step); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
+		return false, storeError(err)
+	}
+	if err := a.publishAll(ctx, u, in.Publish); err != nil {
+		return false, err
+	}
+	_, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, in.FromAgentID, a.Wake)
+	return true, err
+}

@@ -35,6 +35,8 @@ func (s *Server) registerLifecycle(v1 *echo.Group) {
 	v1.POST("/interactions/:id/hold", s.holdInteraction, s.authenticate, actors)
 	v1.POST("/interactions/:id/unhold", s.unholdInteraction, s.authenticate, actors)
 	v1.POST("/interactions/:id/transfer", s.transferInteraction, s.authenticate, actors)
+	v1.POST("/interactions/:id/transfer/complete", s.completeTransfer, s.authenticate, actors)
+	v1.POST("/interactions/:id/transfer/cancel", s.cancelTransfer, s.authenticate, actors)
 	v1.POST("/interactions/:id/conference", s.conferenceInteraction, s.authenticate, actors)
 	v1.POST("/interactions/:id/conference/leave", s.leaveConference, s.authenticate, actors)
 	v1.POST("/interactions/:id/notes", s.addNote, s.authenticate, actors)
@@ -82,8 +84,10 @@ func (s *Server) transferInteraction(c echo.Context) error {
 	in.Mode, in.Reason = strings.TrimSpace(in.Mode), strings.TrimSpace(in.Reason)
 	in.Target.Kind, in.Target.ID, in.Target.Number = strings.TrimSpace(in.Target.Kind), strings.TrimSpace(in.Target.ID), strings.TrimSpace(in.Target.Number)
 	switch {
-	case in.Mode != "" && in.Mode != "cold":
-		return invalidField("mode", "must be cold: a warm transfer is a conference with the agent, who stays when the first agent leaves")
+	case in.Mode != "" && in.Mode != "cold" && in.Mode != "warm":
+		return invalidField("mode", "must be cold or warm")
+	case in.Mode == "warm" && in.Target.Kind != "agent":
+		return invalidField("target.kind", "a warm transfer consults an agent: kind must be agent")
 	case in.Target.Kind == "":
 		return invalidField("target.kind", "is required: agent, queue, campaign or external")
 	case utf8.RuneCountInString(in.Reason) > 500:
@@ -114,7 +118,18 @@ func (s *Server) transferInteraction(c echo.Context) error {
 			return err
 		}
 	}
-	return s.updateInteraction(c, workflows.TransferUpdate, workflows.TransferInput{Actor: actingAs(c), Mode: "cold", Target: in.Target, Reason: in.Reason})
+	if in.Mode == "" {
+		in.Mode = "cold"
+	}
+	return s.updateInteraction(c, workflows.TransferUpdate, workflows.TransferInput{Actor: actingAs(c), Mode: in.Mode, Target: in.Target, Reason: in.Reason})
+}
+
+func (s *Server) completeTransfer(c echo.Context) error {
+	return s.updateInteraction(c, workflows.CompleteTransferUpdate, workflows.HoldInput{Actor: actingAs(c)})
+}
+
+func (s *Server) cancelTransfer(c echo.Context) error {
+	return s.updateInteraction(c, workflows.CancelTransferUpdate, workflows.HoldInput{Actor: actingAs(c)})
 }
 
 // conferenceRequest is the body of a conference or leave request.

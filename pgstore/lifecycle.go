@@ -80,6 +80,8 @@ type Participant struct {
 	UserID   string          `json:"userId,omitempty"`
 	Number   string          `json:"number,omitempty"`
 	AddedBy  string          `json:"addedBy,omitempty"`
+	// Consultation: an agent consulted for a warm transfer.
+	Consultation bool `json:"consultation,omitempty"`
 	JoinedAt time.Time       `json:"joinedAt"`
 	LeftAt   *time.Time      `json:"leftAt,omitempty"`
 }

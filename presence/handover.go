@@ -96,3 +96,60 @@ func (s *Store) Handover(ctx context.Context, tenant, from, to, interaction stri
 	}
 	return out, nil
 }
+
+// KEYS: source agent hash, source slots, ix, target agent hash, target slots,
+// consult ix, ready. ARGV: source, target, interaction, consult, n, then the n
+// members of the interaction and the n members of the consultation. Returns {code}.
+var completeTransferScript = script(`
+local now = now_ms()
+local from, to, ix, cix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n = tonumber(ARGV[5])
+local ixm, cm = {}, {}
+for i = 1, n do
+  ixm[i] = ARGV[5 + i]
+  cm[i] = ARGV[5 + n + i]
+end
+local kind, holder, ch = owner(redis.call('GET', KEYS[3]))
+if kind == 'H' and holder == to then return {'ok'} end
+if kind ~= 'H' or holder ~= from then return {'not_held'} end
+local ckind, cholder = owner(redis.call('GET', KEYS[6]))
+if ckind ~= 'H' or cholder ~= to then return {'no_consultation'} end
+redis.call('ZREM', KEYS[2], unpack(ixm))
+redis.call('ZREM', KEYS[5], unpack(cm))
+redis.call('DEL', KEYS[6])
+redis.call('ZADD', KEYS[5], '+inf', ch .. '|' .. ix)
+redis.call('SET', KEYS[3], 'H|' .. to .. '|' .. ch .. '|' .. fmt(now))
+redis.call('HSET', KEYS[4], 'la', fmt(now))
+sync_ready(KEYS[1], KEYS[2], KEYS[7], from, now)
+sync_ready(KEYS[4], KEYS[5], KEYS[7], to, now)
+return {'ok'}
+`)
+
+// CompleteTransfer ends a warm transfer: the target agent, who holds a
+// consultation slot (a slot of its own ID, reserved and confirmed like an offer),
+// takes the interaction from the source agent in one step — the source's slot is
+// freed, the consultation slot becomes the target's held slot of the interaction —
+// so the target's capacity is never counted twice nor the interaction held by two.
+// It reports false (nothing changed) when the source no longer holds the
+// interaction or the target no longer holds the consultation; a repeat after
+// success reports true.
+func (s *Store) CompleteTransfer(ctx context.Context, tenant, from, to, interaction, consultation string) (bool, error) {
+	k, err := s.agentKeys(tenant, to)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range []struct{ what, v string }{{"agent", from}, {"interaction", interaction}, {"consultation", consultation}} {
+		if err := checkID(id.what, id.v); err != nil {
+			return false, err
+		}
+	}
+	ixm, cm := allMembers(interaction), allMembers(consultation)
+	args := append([]any{from, to, interaction, consultation, len(ixm)}, ixm...)
+	args = append(args, cm...)
+	res, err := completeTransferScript.Run(ctx, s.rdb,
+		[]string{k.agent(from), k.slots(from), k.ix(interaction), k.agent(to), k.slots(to), k.ix(consultation), k.ready()}, args...).StringSlice()
+	if err != nil {
+		return false, fmt.Errorf("presence: complete the transfer of %s from %s to %s: %w", interaction, from, to, err)
+	}
+	return len(res) > 0 && res[0] == "ok", nil
+}

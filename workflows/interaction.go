@@ -232,7 +232,10 @@ type interaction struct {
 	// voiceIdle: the agent's wrap-up of this call is over (or there is none);
 	// voiceUntil is when it ends by itself.
 	voiceIdle  bool
-	voiceUntil *time.Time
+	voiceUntil *time.Time // consult is the consultation of a warm transfer in progress; root is the
+	// workflow's context, for its ring timer.
+	consult *consultation
+	root    workflow.Context
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.
@@ -598,6 +601,9 @@ func (w *interaction) locked(ctx workflow.Context, fn func(workflow.Context)) er
 // finish ends a queued or connected interaction, freeing the agent's slot. An
 // ended call puts its agent in wrap-up first, which wrapUp then waits out.
 func (w *interaction) finish(ctx workflow.Context) {
+	if w.consult != nil {
+		w.endConsult(ctx, "the interaction ended")
+	}
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
 	if w.transferOut != nil {
@@ -863,6 +869,12 @@ func (w *interaction) upsert(ctx workflow.Context, attrs ...temporal.SearchAttri
 // read model shows the offer before this run has seen the activity's result.
 func (w *interaction) validateAnswer(tenantID, agentID string, accept bool) error {
 	st := &w.st
+	if c := w.consult; c != nil && tenantID == st.TenantID && agentID == c.AgentID {
+		if c.Connected && !accept {
+			return offerNotOpen("the consultation was already answered")
+		}
+		return nil
+	}
 	switch {
 	case tenantID != st.TenantID:
 		return notFound()
@@ -883,10 +895,16 @@ func (w *interaction) validateAnswer(tenantID, agentID string, accept bool) erro
 }
 
 func (w *interaction) onAccept(ctx workflow.Context, in AcceptInput) (*InteractionState, error) {
+	if c := w.consult; c != nil && in.AgentID == c.AgentID {
+		return w.answerConsult(ctx, c, true, "")
+	}
 	return w.onAnswer(ctx, in.AgentID, true, "", func() error { return w.validateAnswer(in.TenantID, in.AgentID, true) })
 }
 
 func (w *interaction) onReject(ctx workflow.Context, in RejectInput) (*InteractionState, error) {
+	if c := w.consult; c != nil && in.AgentID == c.AgentID {
+		return w.answerConsult(ctx, c, false, in.Reason)
+	}
 	return w.onAnswer(ctx, in.AgentID, false, in.Reason, func() error { return w.validateAnswer(in.TenantID, in.AgentID, false) })
 }
 
@@ -960,6 +978,8 @@ func (w *interaction) validateChangeQueue(in ChangeQueueInput) error {
 		return temporal.NewNonRetryableApplicationError("agents may move only an interaction they hold", ErrTypeNotYourInteraction, nil)
 	case uuid.Validate(in.QueueID) != nil:
 		return temporal.NewNonRetryableApplicationError("the queue must be a queue ID", ErrTypeUnknownQueue, nil)
+	case w.consult != nil:
+		return notAllowed("a warm transfer is in progress: complete or cancel it first")
 	}
 	return nil
 }

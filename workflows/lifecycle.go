@@ -33,6 +33,11 @@ const (
 	LinkCustomerUpdate       = "link-customer"
 	UnlinkCustomerUpdate     = "unlink-customer"
 	DisposeUpdate            = "dispose"
+	// CompleteTransferUpdate hands the interaction to the agent a warm transfer
+	// consulted, once they answered; CancelTransferUpdate ends the consultation
+	// and the first agent keeps it (HoldInput, from the agent who holds it).
+	CompleteTransferUpdate = "complete-transfer"
+	CancelTransferUpdate   = "cancel-transfer"
 	// InboundMessageSignal is a customer's message (InboundMessageInput).
 	InboundMessageSignal = "inbound-message"
 	// HangupSignal is the customer leaving: hung up, or closed the chat (HangupInput).
@@ -204,12 +209,15 @@ func (w *interaction) registerLifecycle(ctx workflow.Context) error {
 		{LinkCustomerUpdate, w.onLinkCustomer, func(in LinkCustomerInput) error { return w.validateLink(in, true) }},
 		{UnlinkCustomerUpdate, w.onUnlinkCustomer, func(in LinkCustomerInput) error { return w.validateLink(in, false) }},
 		{DisposeUpdate, w.onDispose, w.validateDispose},
+		{CompleteTransferUpdate, w.onCompleteTransfer, func(in HoldInput) error { return w.validateConsult(in, true) }},
+		{CancelTransferUpdate, w.onCancelTransfer, func(in HoldInput) error { return w.validateConsult(in, false) }},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
 			return err
 		}
 	}
+	w.root = ctx
 	inbound := workflow.GetSignalChannel(ctx, InboundMessageSignal)
 	hangup := workflow.GetSignalChannel(ctx, HangupSignal)
 	channel := workflow.GetSignalChannel(ctx, ChannelEventSignal)
@@ -386,8 +394,13 @@ func (w *interaction) validateTransfer(in TransferInput) error {
 	if err := w.checkHeld(in.Actor, "a transfer"); err != nil {
 		return err
 	}
-	if in.Mode != "" && in.Mode != "cold" {
-		return invalidAction("mode", "mode must be cold (warm transfers are made by conferencing the agent, then leaving)")
+	switch {
+	case in.Mode != "" && in.Mode != "cold" && in.Mode != "warm":
+		return invalidAction("mode", "mode must be cold or warm")
+	case in.Mode == "warm" && in.Target.Kind != "agent":
+		return invalidAction("target.kind", "a warm transfer consults an agent: target kind must be agent")
+	case w.consult != nil:
+		return notAllowed("a warm transfer is in progress: complete or cancel it first")
 	}
 	t := in.Target
 	switch t.Kind {
@@ -414,6 +427,9 @@ func (w *interaction) validateTransfer(in TransferInput) error {
 // rings on them; to an external number it ends for the agent, who wraps it up.
 func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*InteractionState, error) {
 	return w.untilEnded(ctx)(w.act(ctx, func() error { return w.validateTransfer(in) }, func() error {
+		if in.Mode == "warm" {
+			return w.startConsult(ctx, in)
+		}
 		now := workflow.Now(ctx)
 		from := w.st.AgentID
 		detail := map[string]any{"from": from, "kind": in.Target.Kind, "mode": "cold"}
@@ -959,4 +975,196 @@ func (w *interaction) wrapUpUntilDisposed(ctx workflow.Context, voiceUntil *time
 		w.setVoice(ctx, w.st.AgentID, routing.VoiceIdle, true)
 	}
 	return nil
+}
+
+// consultation is a warm transfer's consultation of another agent.
+type consultation struct {
+	AgentID string
+	// ID names the target's consultation slot in presence.
+	ID        string
+	RingUntil time.Time
+	// Connected: the target answered.
+	Connected bool
+}
+
+// startConsult begins a warm transfer: the customer is put on hold and the target
+// agent's consultation slot reserved (refused when they cannot take the interaction
+// now); the target is offered the consultation and answers it like an offer (accept
+// or reject), within the ring timeout.
+func (w *interaction) startConsult(ctx workflow.Context, in TransferInput) error {
+	now := workflow.Now(ctx)
+	from, to := w.st.AgentID, in.Target.ID
+	id := uuid.NewSHA1(uuid.MustParse(w.st.ID), []byte(fmt.Sprintf("consultation/%d", w.st.Version+1))).String()
+	next := w.st.InteractionState
+	pubs := []activities.Publication{{Type: events.ConsultationStarted, Agents: []string{from, to}, Detail: map[string]any{"from": from, "to": to}},
+		{Type: events.InteractionOffered, Agents: []string{to}, Detail: map[string]any{"consultation": true, "from": from}}}
+	if next.Status == pgstore.InteractionConnected {
+		next.Status, next.HeldAt, next.Holds = pgstore.InteractionOnHold, &now, next.Holds+1
+		pubs = append(pubs, activities.Publication{Type: events.InteractionHeld})
+	}
+	next.Participants = append(slices.Clone(next.Participants), pgstore.Participant{Kind: pgstore.ParticipantAgent, UserID: to,
+		AddedBy: in.ActorID, JoinedAt: now, Consultation: true})
+	next.Version++
+	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+		Events: []pgstore.TimelineEvent{{Type: events.ConsultationStarted, At: now, ActorID: in.ActorID, Data: map[string]any{"from": from, "to": to, "reason": in.Reason}}}}
+	var res activities.ConsultResult
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReserveConsultation, activities.ConsultRequest{
+		TenantID: w.st.TenantID, AgentID: to, ConsultationID: id, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u, Publish: pubs,
+	}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	if !res.OK {
+		return temporal.NewNonRetryableApplicationError("the agent cannot take the interaction now", ErrTypeTargetUnavailable, nil)
+	}
+	w.st.InteractionState = next
+	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+	c := &consultation{AgentID: to, ID: id, RingUntil: res.RingUntil}
+	w.consult = c
+	workflow.Go(w.root, func(ctx workflow.Context) {
+		answered, err := workflow.AwaitWithTimeout(ctx, max(c.RingUntil.Sub(workflow.Now(ctx)), time.Millisecond), func() bool { return w.consult != c || c.Connected })
+		if err != nil || answered {
+			return
+		}
+		if err := w.lock(ctx); err != nil {
+			return
+		}
+		defer w.unlock()
+		if w.consult == c && !c.Connected {
+			w.endConsult(ctx, "no answer")
+		}
+	})
+	return nil
+}
+
+// answerConsult settles the consulted agent's answer.
+func (w *interaction) answerConsult(ctx workflow.Context, c *consultation, accept bool, reason string) (*InteractionState, error) {
+	if err := w.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer w.unlock()
+	switch {
+	case w.consult != c:
+		return nil, offerNotOpen("the consultation is over")
+	case c.Connected && accept:
+		return w.snapshot(), nil
+	case !accept:
+		if reason == "" {
+			reason = "declined"
+		}
+		w.endConsult(ctx, reason)
+		return w.snapshot(), nil
+	}
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.Version++
+	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+		Events: []pgstore.TimelineEvent{{Type: events.ConsultationConnected, At: now, ActorID: c.AgentID, Data: map[string]any{"agentId": c.AgentID}}}}
+	var res activities.ConsultResult
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.ConfirmConsultation, activities.ConsultRequest{
+		TenantID: w.st.TenantID, AgentID: c.AgentID, ConsultationID: c.ID, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u,
+		Publish: []activities.Publication{{Type: events.ConsultationConnected, Agents: []string{w.st.AgentID, c.AgentID}, Detail: map[string]any{"agentId": c.AgentID}}},
+	}).Get(ctx, &res)
+	if err != nil {
+		return nil, actionError(err)
+	}
+	if !res.OK {
+		w.endConsult(ctx, "the consultation expired before it was answered")
+		return nil, offerNotOpen("the consultation expired before it was accepted")
+	}
+	w.st.InteractionState = next
+	c.Connected = true
+	return w.snapshot(), nil
+}
+
+// endConsult ends the consultation: the target's slot is freed and they leave; the
+// first agent keeps the interaction (on hold).
+func (w *interaction) endConsult(ctx workflow.Context, reason string) {
+	c := w.consult
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.Participants = slices.Clone(next.Participants)
+	for i, p := range next.Participants {
+		if p.Consultation && p.UserID == c.AgentID && p.LeftAt == nil {
+			next.Participants[i].LeftAt = &now
+		}
+	}
+	next.Version++
+	detail := map[string]any{"agentId": c.AgentID, "reason": reason}
+	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+		Events: []pgstore.TimelineEvent{{Type: events.ConsultationEnded, At: now, Data: detail}}}
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseConsultation, activities.ConsultRequest{
+		TenantID: w.st.TenantID, AgentID: c.AgentID, ConsultationID: c.ID, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u,
+		Publish: []activities.Publication{{Type: events.ConsultationEnded, Agents: []string{w.st.AgentID, c.AgentID}, Detail: detail}},
+	}).Get(ctx, nil)
+	if err != nil {
+		// Only a write refused for good ends here; the slot lapses or was freed.
+		workflow.GetLogger(ctx).Error("consultation not ended cleanly", "error", err)
+	}
+	w.st.InteractionState = next
+	w.consult = nil
+}
+
+func (w *interaction) validateConsult(in HoldInput, complete bool) error {
+	if err := w.checkHeld(in.Actor, "a warm transfer"); err != nil {
+		return err
+	}
+	switch {
+	case w.consult == nil:
+		return notAllowed("no warm transfer is in progress")
+	case complete && !w.consult.Connected:
+		return notAllowed("the consulted agent has not answered yet")
+	}
+	return nil
+}
+
+func (w *interaction) onCancelTransfer(ctx workflow.Context, in HoldInput) (*InteractionState, error) {
+	return w.act(ctx, func() error { return w.validateConsult(in, false) }, func() error {
+		w.endConsult(ctx, "cancelled")
+		return nil
+	})
+}
+
+// onCompleteTransfer hands the interaction to the consulted agent, who takes the
+// customer off hold; the first agent lets go.
+func (w *interaction) onCompleteTransfer(ctx workflow.Context, in HoldInput) (*InteractionState, error) {
+	return w.act(ctx, func() error { return w.validateConsult(in, true) }, func() error {
+		c := w.consult
+		now := workflow.Now(ctx)
+		from := w.st.AgentID
+		next := w.st.InteractionState
+		unhold(ctx, &next)
+		next.AgentID, next.Transferred, next.Transfers = c.AgentID, true, next.Transfers+1
+		next.Participants = slices.Clone(next.Participants)
+		for i, p := range next.Participants {
+			if p.Consultation && p.UserID == c.AgentID && p.LeftAt == nil {
+				next.Participants[i].LeftAt = &now
+			}
+		}
+		next.Version++
+		detail := map[string]any{"from": from, "to": c.AgentID, "kind": "agent", "mode": "warm"}
+		var ok bool
+		var a *activities.Activities
+		err := workflow.ExecuteActivity(activityOptions(ctx), a.CompleteTransfer, activities.CompleteTransferRequest{
+			FromAgentID: from, ToAgentID: c.AgentID, ConsultationID: c.ID,
+			Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+				Events: []pgstore.TimelineEvent{{Type: events.InteractionTransferred, At: now, ActorID: in.ActorID, Data: detail}}},
+			Publish:   []activities.Publication{{Type: events.InteractionTransferred, Agents: []string{from, c.AgentID}, Detail: detail}},
+			FromVoice: w.voiceStep(ctx, from, routing.VoiceIdle), ToVoice: w.voiceStep(ctx, c.AgentID, routing.VoiceInCall),
+		}).Get(ctx, &ok)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			w.endConsult(ctx, "the consultation was lost")
+			return notAllowed("the consultation is over; the interaction stays with its agent")
+		}
+		w.st.InteractionState = next
+		w.consult = nil
+		w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueSet(c.AgentID))
+		return nil
+	})
 }

@@ -564,6 +564,8 @@ func TestLifecycleTransferRefusals(t *testing.T) {
 	badQueue := d.transfer(at, as(ana), "queue", "", "")
 	badNumber := d.transfer(at, as(ana), "external", "", "555-0100")
 	warm := d.update(at, workflows.TransferUpdate, workflows.TransferInput{Actor: as(ana), Mode: "warm",
+		Target: workflows.TransferTarget{Kind: "queue", ID: salesQueue}})
+	badMode := d.update(at, workflows.TransferUpdate, workflows.TransferInput{Actor: as(ana), Mode: "lukewarm",
 		Target: workflows.TransferTarget{Kind: "agent", ID: bo}})
 	unknownQueue := d.transfer(6*time.Second, as(ana), "queue", unknownQueue, "")
 	byBo := d.transfer(7*time.Second, as(bo), "queue", salesQueue, "")
@@ -579,7 +581,8 @@ func TestLifecycleTransferRefusals(t *testing.T) {
 	wantField(t, "to the agent who holds it", self, workflows.ErrTypeInvalidAction, "target.id")
 	wantField(t, "queue without ID", badQueue, workflows.ErrTypeInvalidAction, "target.id")
 	wantField(t, "external number not E.164", badNumber, workflows.ErrTypeInvalidAction, "target.number")
-	wantField(t, "warm", warm, workflows.ErrTypeInvalidAction, "mode")
+	wantField(t, "warm to a queue", warm, workflows.ErrTypeInvalidAction, "target.kind")
+	wantField(t, "unknown mode", badMode, workflows.ErrTypeInvalidAction, "mode")
 	wantField(t, "unknown queue", unknownQueue, workflows.ErrTypeUnknownTarget, "target.id")
 	wantRefused(t, "by another agent", byBo, workflows.ErrTypeNotYourInteraction)
 	wantRefused(t, "from another tenant", byStranger, workflows.ErrTypeInteractionNotFound)
