@@ -121,6 +121,8 @@ func newCallCenter(t *testing.T, s *testStack, adminKey string) *callCenter {
 	cc := &callCenter{s: s, adminKey: adminKey, tenant: s.tenantOf(t, adminKey)}
 	_, cc.crmKey = s.newUserKey(t, adminKey, "integration")
 	s.call(t, "PATCH", "/v1/acd-settings", adminKey, fmt.Sprintf(`{"ringTimeoutSeconds":%d,"defaultCapacity":{"live_chat":2,"live_messaging":3}}`, int(ringTimeout.Seconds())), 200)
+	// Ended interactions are disposed with the default code a second later.
+	s.setWrapUpTimeout(t, adminKey, 1)
 	cc.spanish = s.call(t, "POST", "/v1/skills", adminKey, `{"name":"Spanish"}`, 201)["id"].(string)
 	qs := s.call(t, "GET", "/v1/queues", adminKey, nil, 200)["items"].([]any)
 	cc.defaultQueue = qs[0].(map[string]any)["id"].(string)
@@ -419,7 +421,7 @@ func (cc *callCenter) waitAllEnded(t *testing.T, ids []string, limit time.Durati
 	for {
 		var ended, queued, offered, connected int
 		err := cc.pool.QueryRow(context.Background(), `
-			SELECT count(*) FILTER (WHERE status = 'ended'), count(*) FILTER (WHERE status = 'queued'),
+			SELECT count(*) FILTER (WHERE status IN ('ended', 'disposed')), count(*) FILTER (WHERE status = 'queued'),
 			       count(*) FILTER (WHERE status = 'offered'), count(*) FILTER (WHERE status = 'connected')
 			FROM interactions WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, cc.tenant, ids).Scan(&ended, &queued, &offered, &connected)
 		if err != nil {
@@ -446,7 +448,7 @@ func (cc *callCenter) checkSettled(t *testing.T, ids []string) {
 	}
 	var bad int
 	if err := cc.pool.QueryRow(ctx, `SELECT count(*) FROM interactions WHERE tenant_id = $1 AND id = ANY($2::uuid[])
-		AND (status <> 'ended' OR agent_id IS NULL OR connected_at IS NULL OR ended_at IS NULL)`, cc.tenant, ids).Scan(&bad); err != nil || bad != 0 {
+		AND (status <> 'disposed' OR agent_id IS NULL OR connected_at IS NULL OR ended_at IS NULL OR disposed_at IS NULL)`, cc.tenant, ids).Scan(&bad); err != nil || bad != 0 {
 		t.Errorf("%d interactions not properly ended, %v", bad, err)
 	}
 	c := cc.s.temporalClient()
@@ -753,4 +755,17 @@ func TestInteractionsAPI(t *testing.T) {
 		s.call(t, "POST", "/v1/interactions/"+first["id"].(string)+"/end", crmKey, nil, 200)
 		s.call(t, "POST", "/v1/interactions/"+theirs["id"].(string)+"/end", otherKey, nil, 200)
 	})
+}
+
+// setWrapUpTimeout sets the wrap-up timeout of the tenant's Default campaign, after
+// which an ended interaction is disposed with the campaign's default code.
+func (s *testStack) setWrapUpTimeout(t *testing.T, adminKey string, seconds int) {
+	t.Helper()
+	for _, c := range s.call(t, "GET", "/v1/campaigns", adminKey, nil, 200)["items"].([]any) {
+		if c := c.(map[string]any); c["isDefault"] == true {
+			s.call(t, "PATCH", "/v1/campaigns/"+c["id"].(string), adminKey, map[string]int{"wrapUpTimeoutSeconds": seconds}, 200)
+			return
+		}
+	}
+	t.Fatal("no Default campaign")
 }

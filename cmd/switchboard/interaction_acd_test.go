@@ -87,6 +87,8 @@ func TestInteractionACD(t *testing.T) {
 	s.call(t, "PATCH", "/v1/acd-settings", supKey, `{"ringTimeoutSeconds":60,"wrapUpSeconds":120}`, 200)
 	// Ana wraps up for two seconds, her own setting over the tenant's two minutes.
 	s.call(t, "PATCH", "/v1/agents/"+anaID, supKey, `{"wrapUpSeconds":2}`, 200)
+	// The campaign disposes ended interactions with its default code after 5 s.
+	s.setWrapUpTimeout(t, adminKey, 5)
 	sales := s.call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Sales", "agentIds": []string{anaID, boID}}, 201)["id"].(string)
 	billing := s.call(t, "POST", "/v1/queues", supKey, map[string]any{"name": "Billing", "agentIds": []string{cyID}}, 201)["id"].(string)
 	defaultQueue := s.call(t, "GET", "/v1/queues", supKey, nil, 200)["items"].([]any)[0].(map[string]any)["id"].(string)
@@ -111,8 +113,8 @@ func TestInteractionACD(t *testing.T) {
 		}
 		s.waitFor(t, anaSession, supKey, "Ana wrapping up", func(v map[string]any) bool { return v["voice"] == "wrapping" })
 		st := interactionState(t, c, id)
-		if st.WrapUpUntil == nil || st.EndedAt == nil || st.WrapUpUntil.Sub(*st.EndedAt) != 2*time.Second {
-			t.Errorf("wrap-up until %v after the end at %v, want Ana's 2 s", st.WrapUpUntil, st.EndedAt)
+		if st.WrapUpUntil == nil || st.EndedAt == nil || st.WrapUpUntil.Sub(*st.EndedAt) != 5*time.Second {
+			t.Errorf("wrap-up until %v after the end at %v, want the campaign's 5 s", st.WrapUpUntil, st.EndedAt)
 		}
 		// During the wrap-up the call is over: it moves nowhere.
 		s.wantError(t, "POST", path+"/queue", supKey, map[string]string{"queueId": sales}, 409, "interaction_over", "")
