@@ -229,6 +229,9 @@ func (a *Activities) HandOver(ctx context.Context, in HandoverRequest) (Handover
 	}
 	ch := in.Channel
 	capacity, err := a.Store.AgentCapacity(ctx, u.TenantID, in.ToAgentID)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return HandoverResult{}, temporal.NewNonRetryableApplicationError("no such agent in this tenant", ErrTypeUnknownTarget, err, "target.id")
+	}
 	if err != nil {
 		return HandoverResult{}, storeError(err)
 	}
