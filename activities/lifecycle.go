@@ -320,6 +320,9 @@ func (a *Activities) ReserveConsultation(ctx context.Context, in ConsultRequest)
 		until = held.ExpiresAt.Add(-dispatch.ReservationMargin)
 	} else {
 		capacity, err := a.Store.AgentCapacity(ctx, in.TenantID, in.AgentID)
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return ConsultResult{}, temporal.NewNonRetryableApplicationError("no such agent in this tenant", ErrTypeUnknownTarget, err, "target.id")
+		}
 		if err != nil {
 			return ConsultResult{}, storeError(err)
 		}

@@ -479,6 +479,10 @@ func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*Inter
 		if in.Target.Kind == "campaign" {
 			var c activities.CampaignInfo
 			if err := workflow.ExecuteActivity(activityOptions(ctx), a.GetCampaign, activities.CampaignRequest{TenantID: w.st.TenantID, CampaignID: in.Target.ID}).Get(ctx, &c); err != nil {
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) && app.Type() == ErrTypeUnknownTarget {
+					return temporal.NewNonRetryableApplicationError("no such campaign in this tenant", ErrTypeUnknownTarget, nil, "target.id")
+				}
 				return err
 			}
 			campaignID = c.ID
