@@ -358,7 +358,7 @@ func TestLifecycleTransferToCampaign(t *testing.T) {
 	d.endBy(20*time.Second, bo)
 	st := d.run()
 
-	wantField(t, "transfer to an unknown campaign", unknown, workflows.ErrTypeUnknownTarget, "campaignId")
+	wantField(t, "transfer to an unknown campaign", unknown, workflows.ErrTypeUnknownTarget, "target.id")
 	wantOK(t, "transfer", moved)
 	if s := moved.state; s == nil || s.QueueID != salesQueue || s.CampaignID != campaignID || s.Status != pgstore.InteractionQueued || s.Transfers != 1 {
 		t.Errorf("transfer answered %+v", moved.state)
