@@ -171,6 +171,14 @@ type ReleaseRequest struct {
 	// Voice, for a call, moves the agent's voice sub-state first (idle, or wrapping
 	// after the end), so that the bulk assignment that follows may give them a call.
 	Voice *VoiceStep `json:"voice,omitempty"`
+	// WrapUp, for an interaction that ended with an agent, starts its wrap-up: the
+	// campaign's wrap-up timeout sets when it is disposed by itself.
+	WrapUp *WrapUpRequest `json:"wrapUp,omitempty"`
+}
+
+// WrapUpRequest names the campaign whose wrap-up applies (empty: the Default one).
+type WrapUpRequest struct {
+	CampaignID string `json:"campaignId,omitempty"`
 }
 
 // ReleaseResult is the outcome of ReleaseCall.
@@ -180,6 +188,9 @@ type ReleaseResult struct {
 	// Voice is the agent's voice sub-state after the release, with their wrap-up
 	// time when the call ended.
 	Voice *VoiceResult `json:"voice,omitempty"`
+	// Campaign is the interaction's campaign, read for its wrap-up (WrapUp): the
+	// state was written with its deadline.
+	Campaign *CampaignInfo `json:"campaign,omitempty"`
 }
 
 // ReleaseSlot writes the state, frees the agent's slot, reserved or held (idempotent),
@@ -202,6 +213,22 @@ func (a *Activities) ReleaseCall(ctx context.Context, in ReleaseRequest) (Releas
 func (a *Activities) release(ctx context.Context, in ReleaseRequest) (ReleaseResult, error) {
 	var out ReleaseResult
 	u := in.Update
+	if in.WrapUp != nil {
+		c, err := a.GetCampaign(ctx, CampaignRequest{TenantID: u.TenantID, CampaignID: in.WrapUp.CampaignID, OrDefault: true})
+		var app *temporal.ApplicationError
+		switch {
+		case errors.As(err, &app) && app.NonRetryable():
+			// No campaign at all: the wrap-up waits for the agent.
+		case err != nil:
+			return out, err
+		default:
+			out.Campaign = &c
+			if c.WrapUpTimeoutSeconds > 0 && u.State.EndedAt != nil {
+				until := u.State.EndedAt.Add(time.Duration(c.WrapUpTimeoutSeconds) * time.Second)
+				u.State.WrapUpUntil = &until
+			}
+		}
+	}
 	if in.Voice != nil && in.AgentID != "" {
 		v, err := a.setVoice(ctx, u.TenantID, in.AgentID, u.InteractionID, *in.Voice)
 		if err != nil {

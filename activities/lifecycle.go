@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -418,4 +419,47 @@ func (a *Activities) CompleteTransfer(ctx context.Context, in CompleteTransferRe
 	}
 	_, err = a.dispatcher().OfferWaiting(ctx, u.TenantID, in.FromAgentID, a.Wake)
 	return true, err
+}
+
+// DisposeRequest closes an interaction's wrap-up.
+type DisposeRequest struct {
+	CampaignID string `json:"campaignId,omitempty"`
+	// Class and Code name the disposition (by ID or name); both empty applies the
+	// campaign's default code (the wrap-up timed out).
+	Class string `json:"class,omitempty"`
+	Code  string `json:"code,omitempty"`
+	Auto  bool   `json:"auto,omitempty"`
+	Notes string `json:"notes,omitempty"`
+	// Update is the disposed state, without its disposition, with its timeline
+	// entry; Note is the disposal's notes as a note.
+	Update pgstore.InteractionUpdate `json:"update"`
+	Note   *pgstore.Note             `json:"note,omitempty"`
+}
+
+// DisposeInteraction resolves the disposition (ResolveDisposition: a class or code
+// the campaign does not have is refused for good, naming the field), records the
+// disposed state with it, its timeline entry and the notes, and publishes
+// interactionDisposed. It answers the disposition applied (nil when the campaign has
+// no codes). Retries are harmless, like RecordChange's.
+func (a *Activities) DisposeInteraction(ctx context.Context, in DisposeRequest) (*pgstore.AppliedDisposition, error) {
+	d, err := a.ResolveDisposition(ctx, DispositionRequest{TenantID: in.Update.TenantID, CampaignID: in.CampaignID, Class: in.Class, Code: in.Code})
+	if err != nil {
+		return nil, err
+	}
+	u := in.Update
+	detail := map[string]any{"auto": in.Auto}
+	var applied *pgstore.AppliedDisposition
+	if d != nil {
+		applied = &pgstore.AppliedDisposition{ClassID: d.ClassID, Class: d.Class, CodeID: d.CodeID, Code: d.Code, Auto: in.Auto, Notes: in.Notes}
+		detail["class"], detail["code"], detail["classId"], detail["codeId"] = d.Class, d.Code, d.ClassID, d.CodeID
+		detail["blacklist"], detail["callback"], detail["success"] = d.Blacklist, d.Callback, d.Success
+	}
+	u.State.Disposition = applied
+	u.Events = slices.Clone(u.Events)
+	for i := range u.Events {
+		u.Events[i].Data = detail
+	}
+	err = a.RecordChange(ctx, ChangeRequest{Update: u, Note: in.Note,
+		Publish: []Publication{{Type: events.InteractionDisposed, Detail: detail}}})
+	return applied, err
 }

@@ -629,9 +629,7 @@ func (w *interaction) finish(ctx workflow.Context) {
 		if next.ConversationStatus != "" {
 			next.ConversationStatus = pgstore.ConversationClosed
 		}
-		if next.Status == pgstore.InteractionEnded {
-			next.WrapUpUntil = w.wrapUpDeadline(ctx, now)
-		}
+
 		if w.transferOut != nil {
 			tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionTransferred, At: now, ActorID: w.end.ActorID, Data: w.transferDetail})
 		}
@@ -644,7 +642,18 @@ func (w *interaction) finish(ctx workflow.Context) {
 		// the release may give the agent another call during the wrap-up.
 		voice = w.voiceStep(ctx, next.AgentID, routing.VoiceWrapping)
 	}
-	res := w.releaseSlot(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: tl}, voice)
+	var wrap *activities.WrapUpRequest
+	if w.lifecycle && next.Status == pgstore.InteractionEnded {
+		wrap = &activities.WrapUpRequest{CampaignID: w.st.CampaignID}
+	}
+	res := w.releaseWith(ctx, next.AgentID, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: tl}, voice, wrap)
+	if c := res.Campaign; c != nil {
+		w.st.CampaignID = c.ID
+		if c.WrapUpTimeoutSeconds > 0 {
+			until := now.Add(time.Duration(c.WrapUpTimeoutSeconds) * time.Second)
+			w.st.WrapUpUntil = &until
+		}
+	}
 	if w.transferOut != nil {
 		w.publishTransfer(ctx)
 	}
@@ -657,27 +666,6 @@ func (w *interaction) finish(ctx workflow.Context) {
 		w.voiceUntil = &until
 	}
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
-}
-
-// wrapUpDeadline is when the wrap-up that starts now ends with the campaign's default
-// code: after the campaign's wrap-up timeout, or never (nil) when it waits for the
-// agent. It also learns the interaction's campaign.
-func (w *interaction) wrapUpDeadline(ctx workflow.Context, now time.Time) *time.Time {
-	var c activities.CampaignInfo
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.GetCampaign, activities.CampaignRequest{
-		TenantID: w.st.TenantID, CampaignID: w.st.CampaignID, OrDefault: true,
-	}).Get(ctx, &c)
-	if err != nil {
-		workflow.GetLogger(ctx).Error("campaign not read; the wrap-up waits for the agent", "error", err)
-		return nil
-	}
-	w.st.CampaignID = c.ID
-	if c.WrapUpTimeoutSeconds <= 0 {
-		return nil
-	}
-	until := now.Add(time.Duration(c.WrapUpTimeoutSeconds) * time.Second)
-	return &until
 }
 
 // publishTransfer tells the feed of a transfer to an external number, once the
@@ -781,11 +769,16 @@ func (w *interaction) applyMove(ctx workflow.Context) {
 // also gives the freed agent the waiting interactions they should take, and takes
 // its state.
 func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.InteractionUpdate, voice *activities.VoiceStep) activities.ReleaseResult {
+	return w.releaseWith(ctx, agent, u, voice, nil)
+}
+
+// releaseWith is releaseSlot that also starts the wrap-up of an ended interaction.
+func (w *interaction) releaseWith(ctx workflow.Context, agent string, u pgstore.InteractionUpdate, voice *activities.VoiceStep, wrap *activities.WrapUpRequest) activities.ReleaseResult {
 	var res activities.ReleaseResult
 	var a *activities.Activities
-	req := activities.ReleaseRequest{AgentID: agent, Update: u, Voice: voice}
+	req := activities.ReleaseRequest{AgentID: agent, Update: u, Voice: voice, WrapUp: wrap}
 	var err error
-	if voice != nil {
+	if voice != nil || wrap != nil {
 		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseCall, req).Get(ctx, &res)
 	} else {
 		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseSlot, req).Get(ctx, &res.Woken)

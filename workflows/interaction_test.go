@@ -99,19 +99,24 @@ func (d *desk) mockLifecycle() {
 		d.log = append(d.log, "campaign")
 		return activities.CampaignInfo{ID: campaignID, WrapUpTimeoutSeconds: int(d.campaignWrap / time.Second), DefaultQueueID: salesQueue}, nil
 	})
-	d.env.OnActivity(a.ResolveDisposition, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DispositionRequest) (*pgstore.Disposition, error) {
-		resolved := &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: resolvedID, Code: "Resolved", Success: true}
-		switch {
-		case in.Class == "" && in.Code == "":
-			return resolved, nil
-		case (in.Class == "Closed" || in.Class == classID) && (in.Code == "Resolved" || in.Code == resolvedID):
-			return resolved, nil
-		case (in.Class == "Closed" || in.Class == classID) && in.Code == "No action":
-			return &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: noActionID, Code: "No action"}, nil
-		case in.Class != "Closed" && in.Class != classID:
-			return nil, temporal.NewNonRetryableApplicationError("no disposition class", activities.ErrTypeInvalidDisposition, nil, "dispositionClass")
+	d.env.OnActivity(a.DisposeInteraction, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DisposeRequest) (*pgstore.AppliedDisposition, error) {
+		disp, err := resolveDisposition(in.Class, in.Code)
+		if err != nil {
+			return nil, err
 		}
-		return nil, temporal.NewNonRetryableApplicationError("no code", activities.ErrTypeInvalidDisposition, nil, "dispositionCode")
+		applied := &pgstore.AppliedDisposition{ClassID: disp.ClassID, Class: disp.Class, CodeID: disp.CodeID, Code: disp.Code, Auto: in.Auto, Notes: in.Notes}
+		u := in.Update
+		u.State.Disposition = applied
+		u.Events = slices.Clone(u.Events)
+		u.Events[0].Data = map[string]any{"auto": in.Auto, "class": disp.Class, "code": disp.Code, "classId": disp.ClassID, "codeId": disp.CodeID}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.changes = append(d.changes, activities.ChangeRequest{Update: u, Note: in.Note})
+		d.log = append(d.log, "change "+u.Events[0].Type+" "+string(u.State.Status))
+		return applied, nil
+	})
+	d.env.OnActivity(a.ResolveDisposition, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DispositionRequest) (*pgstore.Disposition, error) {
+		return resolveDisposition(in.Class, in.Code)
 	})
 	d.env.OnActivity(a.RecordChange, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeRequest) error {
 		d.mu.Lock()
@@ -236,9 +241,15 @@ func newDesk(t *testing.T, ready ...string) *desk {
 		d.voice(in.AgentID, in.Voice, false)
 		d.releases = append(d.releases, in)
 		d.log = append(d.log, "release "+in.AgentID+" "+string(in.Update.State.Status))
-		res := activities.ReleaseResult{Woken: d.freed, Voice: &activities.VoiceResult{State: in.Voice.State, At: d.env.Now()}}
-		if in.Voice.State == routing.VoiceWrapping {
-			res.Voice.WrapUp = d.wrapUp
+		res := activities.ReleaseResult{Woken: d.freed}
+		if in.Voice != nil {
+			res.Voice = &activities.VoiceResult{State: in.Voice.State, At: d.env.Now()}
+			if in.Voice.State == routing.VoiceWrapping {
+				res.Voice.WrapUp = d.wrapUp
+			}
+		}
+		if in.WrapUp != nil {
+			res.Campaign = &activities.CampaignInfo{ID: campaignID, WrapUpTimeoutSeconds: int(d.campaignWrap / time.Second), DefaultQueueID: salesQueue}
 		}
 		return res, nil
 	})
@@ -569,4 +580,21 @@ func TestInteractionInvalidInput(t *testing.T) {
 	if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "InvalidInput" {
 		t.Errorf("workflow error %v", err)
 	}
+}
+
+// resolveDisposition is the mocked campaign's disposition lookup.
+func resolveDisposition(class, code string) (*pgstore.Disposition, error) {
+	in := activities.DispositionRequest{Class: class, Code: code}
+	resolved := &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: resolvedID, Code: "Resolved", Success: true}
+	switch {
+	case in.Class == "" && in.Code == "":
+		return resolved, nil
+	case (in.Class == "Closed" || in.Class == classID) && (in.Code == "Resolved" || in.Code == resolvedID):
+		return resolved, nil
+	case (in.Class == "Closed" || in.Class == classID) && in.Code == "No action":
+		return &pgstore.Disposition{CampaignID: campaignID, ClassID: classID, Class: "Closed", CodeID: noActionID, Code: "No action"}, nil
+	case in.Class != "Closed" && in.Class != classID:
+		return nil, temporal.NewNonRetryableApplicationError("no disposition class", activities.ErrTypeInvalidDisposition, nil, "dispositionClass")
+	}
+	return nil, temporal.NewNonRetryableApplicationError("no code", activities.ErrTypeInvalidDisposition, nil, "dispositionCode")
 }

@@ -890,30 +890,26 @@ func (w *interaction) onDispose(ctx workflow.Context, in DisposeInput) (*Interac
 // dispose closes the wrap-up with the disposition named (or, auto, the campaign's
 // default code), keeping the notes, and frees the agent of the wrap-up.
 func (w *interaction) dispose(ctx workflow.Context, in DisposeInput, auto bool) error {
-	var d *pgstore.Disposition
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.ResolveDisposition, activities.DispositionRequest{
-		TenantID: w.st.TenantID, CampaignID: w.st.CampaignID, Class: in.Class, Code: in.Code,
-	}).Get(ctx, &d)
-	if err != nil {
-		return err
-	}
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
 	next.Status, next.DisposedAt, next.DisposedBy, next.WrapUpUntil = pgstore.InteractionDisposed, &now, in.ActorID, nil
-	detail := map[string]any{"auto": auto}
-	if d != nil {
-		next.Disposition = &pgstore.AppliedDisposition{ClassID: d.ClassID, Class: d.Class, CodeID: d.CodeID, Code: d.Code, Auto: auto, Notes: in.Notes}
-		detail["class"], detail["code"], detail["codeId"], detail["blacklist"], detail["callback"] = d.Class, d.Code, d.CodeID, d.Blacklist, d.Callback
-	}
+	next.Version++
 	var note *pgstore.Note
 	if in.Notes != "" && in.NoteID != "" {
 		note = &pgstore.Note{ID: in.NoteID, TenantID: w.st.TenantID, InteractionID: w.st.ID, AuthorID: in.ActorID, Body: in.Notes, CreatedAt: now}
 	}
-	if err := w.change(ctx, next, in.ActorID, note, pgstore.TimelineEvent{Type: events.InteractionDisposed, Data: detail},
-		activities.Publication{Type: events.InteractionDisposed, Detail: detail}); err != nil {
+	var d *pgstore.AppliedDisposition
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.DisposeInteraction, activities.DisposeRequest{
+		CampaignID: w.st.CampaignID, Class: in.Class, Code: in.Code, Auto: auto, Notes: in.Notes, Note: note,
+		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+			Events: []pgstore.TimelineEvent{{Type: events.InteractionDisposed, At: now, ActorID: in.ActorID}}},
+	}).Get(ctx, &d)
+	if err != nil {
 		return err
 	}
+	next.Disposition = d
+	w.st.InteractionState = next
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
 	if !w.voiceIdle {
 		w.voiceIdle = true

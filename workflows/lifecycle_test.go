@@ -541,7 +541,7 @@ func TestLifecycleTransferToExternal(t *testing.T) {
 	if len(d.published) != 1 || d.published[0].Publish[0].Type != "interactionTransferred" || d.published[0].Update.State.Status != pgstore.InteractionEnded {
 		t.Errorf("published %+v", d.published)
 	}
-	want := []string{"change interactionHeld on_hold", "campaign", "release ana ended", "change interactionDisposed disposed"}
+	want := []string{"change interactionHeld on_hold", "release ana ended", "change interactionDisposed disposed"}
 	if got := d.story(); !subsequence(got, want) {
 		t.Errorf("log %v, want in order %v", got, want)
 	}
