@@ -76,14 +76,14 @@ func (k ParticipantKind) Valid() bool {
 // Participant is someone added to an interaction (a conference): a user of the
 // tenant, or an external number.
 type Participant struct {
-	Kind     ParticipantKind `json:"kind"`
-	UserID   string          `json:"userId,omitempty"`
-	Number   string          `json:"number,omitempty"`
-	AddedBy  string          `json:"addedBy,omitempty"`
+	Kind    ParticipantKind `json:"kind"`
+	UserID  string          `json:"userId,omitempty"`
+	Number  string          `json:"number,omitempty"`
+	AddedBy string          `json:"addedBy,omitempty"`
 	// Consultation: an agent consulted for a warm transfer.
-	Consultation bool `json:"consultation,omitempty"`
-	JoinedAt time.Time       `json:"joinedAt"`
-	LeftAt   *time.Time      `json:"leftAt,omitempty"`
+	Consultation bool       `json:"consultation,omitempty"`
+	JoinedAt     time.Time  `json:"joinedAt"`
+	LeftAt       *time.Time `json:"leftAt,omitempty"`
 }
 
 // AppliedDisposition is the disposition an interaction was closed with.
