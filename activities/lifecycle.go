@@ -331,12 +331,16 @@ func (a *Activities) ReserveConsultation(ctx context.Context, in ConsultRequest)
 		if !ok {
 			c = q.DefaultCapacity[in.Channel]
 		}
-		at := time.Now()
 		reserved, err := a.Presence.Reserve(ctx, in.TenantID, in.AgentID, in.ConsultationID, in.Channel, c, q.RingTimeout+dispatch.ReservationMargin)
 		if err != nil || !reserved {
 			return ConsultResult{}, err
 		}
-		until = at.Add(q.RingTimeout)
+		// The ring ends by the reservation's own deadline, as a retry reads it.
+		s, live, err := a.Presence.Holder(ctx, in.TenantID, in.ConsultationID)
+		if err != nil || !live {
+			return ConsultResult{}, err
+		}
+		until = s.ExpiresAt.Add(-dispatch.ReservationMargin)
 	}
 	if err := a.recordConsult(ctx, in); err != nil {
 		return ConsultResult{}, err
@@ -462,4 +466,86 @@ func (a *Activities) DisposeInteraction(ctx context.Context, in DisposeRequest) 
 	err = a.RecordChange(ctx, ChangeRequest{Update: u, Note: in.Note,
 		Publish: []Publication{{Type: events.InteractionDisposed, Detail: detail}}})
 	return applied, err
+}
+
+// OutboundRequest starts an interaction an agent makes (outbound): it is written to
+// the read model, the agent's slot taken (any status of a live session; the capacity
+// checked as for an offer) and the interaction recorded as theirs.
+type OutboundRequest struct {
+	Interaction pgstore.Interaction `json:"interaction"`
+	AgentID     string              `json:"agentId"`
+	// Connected is the state once the agent holds it, with its timeline entry.
+	Connected pgstore.InteractionUpdate `json:"connected"`
+	Voice     *VoiceStep                `json:"voice,omitempty"`
+}
+
+// OutboundResult says whether the agent took the interaction.
+type OutboundResult struct {
+	OK bool `json:"ok"`
+	// QueueID is the interaction's queue as stored.
+	QueueID string `json:"queueId"`
+}
+
+// outboundHold is how long the reservation of an outbound interaction's slot lives
+// before it is confirmed, in the same activity.
+const outboundHold = 30 * time.Second
+
+// StartOutbound writes the interaction, takes the agent's slot and records it as
+// connected to the agent, publishing interactionInitiated and interactionConnected.
+// OK is false (the interaction only written) when the agent is not logged in or has
+// no room on the channel. A retry finds the slot it already holds.
+func (a *Activities) StartOutbound(ctx context.Context, in OutboundRequest) (OutboundResult, error) {
+	ix := in.Interaction
+	queueID, err := a.Store.EnqueueInteraction(ctx, ix)
+	if err != nil {
+		return OutboundResult{}, storeError(err)
+	}
+	e := interactionEvent(ix)
+	e.QueueID = queueID
+	if err := a.publish(ctx, ix.TenantID, events.InteractionInitiated, e, in.AgentID); err != nil {
+		return OutboundResult{}, err
+	}
+	held, ok, err := a.Presence.Holder(ctx, ix.TenantID, ix.ID)
+	if err != nil {
+		return OutboundResult{}, err
+	}
+	if !ok || held.Agent != in.AgentID {
+		q, err := a.Store.GetAssignmentQueue(ctx, ix.TenantID, queueID)
+		if err != nil {
+			return OutboundResult{}, storeError(err)
+		}
+		capacity, err := a.Store.AgentCapacity(ctx, ix.TenantID, in.AgentID)
+		if err != nil {
+			return OutboundResult{}, storeError(err)
+		}
+		c, ok := capacity[ix.Channel]
+		if !ok {
+			c = q.DefaultCapacity[ix.Channel]
+		}
+		reserved, err := a.Presence.ReserveOwn(ctx, ix.TenantID, in.AgentID, ix.ID, ix.Channel, c, outboundHold)
+		if err != nil {
+			return OutboundResult{}, err
+		}
+		if !reserved {
+			return OutboundResult{QueueID: queueID}, nil
+		}
+	}
+	if ok, err := a.Presence.Confirm(ctx, ix.TenantID, in.AgentID, ix.ID); err != nil || !ok {
+		return OutboundResult{QueueID: queueID}, err
+	}
+	if in.Voice != nil {
+		if _, err := a.setVoice(ctx, ix.TenantID, in.AgentID, ix.ID, *in.Voice); err != nil {
+			return OutboundResult{}, err
+		}
+	}
+	u := in.Connected
+	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
+		return OutboundResult{}, storeError(err)
+	}
+	ce := stateEvent(u.InteractionID, u.State)
+	ce.Channel, ce.QueueID, ce.CustomerPhone = ix.Channel, queueID, ix.CustomerPhone
+	if err := a.publish(ctx, ix.TenantID, events.InteractionConnected, ce, in.AgentID); err != nil {
+		return OutboundResult{}, err
+	}
+	return OutboundResult{OK: true, QueueID: queueID}, nil
 }

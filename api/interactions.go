@@ -44,7 +44,8 @@ const (
 // create inbound ones, which are routed and offered; agents answer offers and end
 // what they hold; everyone reads what they may see.
 func (s *Server) registerInteractions(v1 *echo.Group) {
-	creators := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleIntegration)
+	// Agents create only outbound interactions of their own (createInteraction).
+	creators := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleIntegration, pgstore.RoleAgent)
 	agent := requireRole(pgstore.RoleAgent)
 	movers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleAgent)
 	v1.POST("/interactions", s.createInteraction, s.authenticate, creators)
@@ -61,9 +62,11 @@ type NewInteraction struct {
 	// Channel is a channel (voice, live_chat, live_messaging, email) or a
 	// sub-channel (whatsapp, sms, web_chat, call…).
 	Channel string `json:"channel"`
-	// Direction is inbound (the default); outbound interactions arrive with the
-	// interaction lifecycle.
+	// Direction is inbound (the default) or outbound: an agent starts it (an
+	// agent themselves, or a CRM, supervisor or admin naming the agent in AgentID)
+	// and it is theirs at once; To is the customer's address.
 	Direction string          `json:"direction"`
+	AgentID   string          `json:"agentId"`
 	From      string          `json:"from"`
 	To        string          `json:"to"`
 	Content   string          `json:"content"`
@@ -120,10 +123,18 @@ func (n *NewInteraction) Validate() error {
 	n.channel = ch
 	switch n.Direction {
 	case "", string(pgstore.Inbound):
+		if n.AgentID != "" {
+			return bad("agentId", "is only for outbound interactions: inbound ones are routed")
+		}
 	case string(pgstore.Outbound):
-		return bad("direction", "outbound interactions are not created here yet; only inbound")
+		if strings.TrimSpace(n.To) == "" {
+			return bad("to", "is required for an outbound interaction: the customer's address")
+		}
+		if n.AgentID != "" && uuid.Validate(n.AgentID) != nil {
+			return bad("agentId", "must be an agent ID")
+		}
 	default:
-		return bad("direction", "must be inbound")
+		return bad("direction", "must be inbound or outbound")
 	}
 	text := func(field, v string, limit int) error {
 		if utf8.RuneCountInString(v) > limit || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }) {
@@ -219,8 +230,12 @@ func (n *NewInteraction) customerPhone() string {
 	if n.Customer != nil && n.Customer.Phone != "" {
 		return n.Customer.Phone
 	}
-	if (n.channel == routing.Voice || n.channel == routing.LiveMessaging) && phoneNumber.MatchString(strings.TrimSpace(n.From)) {
-		return strings.TrimSpace(n.From)
+	customer := n.From
+	if n.Direction == string(pgstore.Outbound) {
+		customer = n.To
+	}
+	if (n.channel == routing.Voice || n.channel == routing.LiveMessaging) && phoneNumber.MatchString(strings.TrimSpace(customer)) {
+		return strings.TrimSpace(customer)
 	}
 	return ""
 }
@@ -256,15 +271,26 @@ func (s *Server) createInteraction(c echo.Context) error {
 			return err
 		}
 	}
-	routes, err := s.store.ListRoutes(ctx, p.TenantID)
+	var (
+		dec routing.Decision
+		err error
+	)
+	direction := pgstore.Inbound
+	if p.Role == pgstore.RoleAgent && in.Direction != string(pgstore.Outbound) {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "agents create outbound interactions only; inbound ones come from channels and integrations"}
+	}
+	if in.Direction == string(pgstore.Outbound) {
+		direction = pgstore.Outbound
+		if err := s.outboundAgent(c, &in); err != nil {
+			return err
+		}
+		dec, err = s.outboundQueue(ctx, p.TenantID, in.CampaignID)
+	} else {
+		dec, err = s.route(ctx, p.TenantID, &in)
+	}
 	if err != nil {
 		return err
 	}
-	rules := make([]routing.Route, len(routes))
-	for i, r := range routes {
-		rules[i] = r.Rule()
-	}
-	dec := routing.RouteInteraction(in.facts(), rules)
 	queueID := dec.QueueID
 	if dec.Default {
 		// routing names the fallback; the tenant's Default queue has a UUID.
@@ -283,15 +309,19 @@ func (s *Server) createInteraction(c echo.Context) error {
 	if in.Customer != nil {
 		name = strings.TrimSpace(in.Customer.Name)
 	}
+	customerAddress := in.From
+	if direction == pgstore.Outbound {
+		customerAddress = in.To
+	}
 	wf := workflows.InteractionInput{
-		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: pgstore.Inbound,
-		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, in.From), CustomerName: name,
+		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: direction, AgentID: in.AgentID,
+		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, customerAddress), CustomerName: name,
 		Tags: in.Tags, QueueID: queueID, RouteID: dec.RouteID, Priority: dec.Priority, RequiredSkills: dec.RequiredSkills,
 		CampaignID: in.CampaignID, Metadata: in.Metadata, CreatedAt: time.Now().UTC(),
 	}
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.InteractionIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(p.TenantID),
-		workflows.ChannelKey.ValueSet(string(in.channel)), workflows.DirectionKey.ValueSet(string(pgstore.Inbound)),
+		workflows.ChannelKey.ValueSet(string(in.channel)), workflows.DirectionKey.ValueSet(string(direction)),
 		workflows.QueueIDKey.ValueSet(queueID), workflows.StatusKey.ValueSet(string(pgstore.InteractionQueued)),
 	}
 	if phone != "" {
@@ -587,4 +617,63 @@ func (s *Server) offerWaiting(ctx context.Context, tenantID, agentID string) {
 	if _, err := s.dispatch.OfferWaiting(ctx, tenantID, agentID, s.wake); err != nil {
 		s.logger.Warn("bulk assignment incomplete", "agent", agentID, "error", err)
 	}
+}
+
+// route runs the tenant's routes over an inbound interaction.
+func (s *Server) route(ctx context.Context, tenantID string, in *NewInteraction) (routing.Decision, error) {
+	routes, err := s.store.ListRoutes(ctx, tenantID)
+	if err != nil {
+		return routing.Decision{}, err
+	}
+	rules := make([]routing.Route, len(routes))
+	for i, r := range routes {
+		rules[i] = r.Rule()
+	}
+	return routing.RouteInteraction(in.facts(), rules), nil
+}
+
+// outboundQueue is where an outbound interaction is counted: its campaign's default
+// queue, else the Default queue.
+func (s *Server) outboundQueue(ctx context.Context, tenantID, campaignID string) (routing.Decision, error) {
+	if campaignID != "" {
+		c, err := s.store.GetCampaign(ctx, tenantID, campaignID)
+		if err != nil {
+			return routing.Decision{}, err
+		}
+		if c.DefaultQueueID != nil {
+			return routing.Decision{QueueID: *c.DefaultQueueID}, nil
+		}
+	}
+	return routing.Decision{Default: true}, nil
+}
+
+// outboundAgent settles who starts an outbound interaction: an agent starts their
+// own; others name a logged-in agent of the tenant.
+func (s *Server) outboundAgent(c echo.Context, in *NewInteraction) error {
+	p := principal(c)
+	ctx := c.Request().Context()
+	switch {
+	case p.Role == pgstore.RoleAgent && in.AgentID != "" && in.AgentID != p.UserID:
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "agents start outbound interactions of their own only"}
+	case p.Role == pgstore.RoleAgent:
+		in.AgentID = p.UserID
+	case in.AgentID == "":
+		return invalidField("agentId", "is required: the agent who makes the outbound interaction")
+	default:
+		u, err := s.store.GetUser(ctx, p.TenantID, in.AgentID)
+		if errors.Is(err, pgstore.ErrNotFound) || (err == nil && (u.Role != pgstore.RoleAgent || u.Disabled)) {
+			return invalidField("agentId", "no such active agent")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	pr, err := s.presence.Get(ctx, p.TenantID, in.AgentID)
+	if err != nil {
+		return err
+	}
+	if !pr.LoggedIn || pr.Expired {
+		return &Error{Status: http.StatusConflict, Code: CodeNotLoggedIn, Message: "the agent is not logged in"}
+	}
+	return nil
 }

@@ -191,7 +191,7 @@ local cap, ttl, gc = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local p = redis.call('HMGET', KEYS[1], 'on', 'group', 'deadline', 'voice')
 if p[1] ~= '1' then return {'not_logged_in'} end
 if (tonumber(p[3]) or 0) <= now then return {'expired'} end
-if p[2] ~= '$AVAILABLE' then return {'not_available'} end
+if p[2] ~= '$AVAILABLE' and ARGV[7] ~= '1' then return {'not_available'} end
 local kind, holder, _, n = owner(redis.call('GET', KEYS[3]))
 if kind and (kind == 'H' or n > now) then
   if holder == agent then return {'already_this_agent'} end

@@ -105,6 +105,17 @@ func allMembers(interaction string) []any {
 // the same offer. An activity retrying a Reserve whose reply was lost should
 // look at Holder, or Release and reserve again.
 func (s *Store) Reserve(ctx context.Context, tenant, agent, interaction string, ch routing.Channel, capacity int, ttl time.Duration) (bool, error) {
+	return s.reserve(ctx, tenant, agent, interaction, ch, capacity, ttl, false)
+}
+
+// ReserveOwn is Reserve for an interaction the agent starts themselves (outbound):
+// any status of a live session will do, as an agent on a break may still call a
+// customer back; the capacity is checked as for an offer.
+func (s *Store) ReserveOwn(ctx context.Context, tenant, agent, interaction string, ch routing.Channel, capacity int, ttl time.Duration) (bool, error) {
+	return s.reserve(ctx, tenant, agent, interaction, ch, capacity, ttl, true)
+}
+
+func (s *Store) reserve(ctx context.Context, tenant, agent, interaction string, ch routing.Channel, capacity int, ttl time.Duration, anyStatus bool) (bool, error) {
 	k, err := s.agentKeys(tenant, agent)
 	if err != nil {
 		return false, err
@@ -125,7 +136,7 @@ func (s *Store) Reserve(ctx context.Context, tenant, agent, interaction string, 
 	}
 	res, err := reserveScript.Run(ctx, s.rdb,
 		[]string{k.agent(agent), k.slots(agent), k.ix(interaction), k.agents(), k.ready()},
-		agent, interaction, string(ch), capacity, durationMS(ttl), durationMS(reservationGC)).StringSlice()
+		agent, interaction, string(ch), capacity, durationMS(ttl), durationMS(reservationGC), anyStatusArg(anyStatus)).StringSlice()
 	if err != nil {
 		return false, fmt.Errorf("presence: reserve %s for agent %s: %w", interaction, agent, err)
 	}
@@ -479,4 +490,11 @@ func (s *Store) Rebuild(ctx context.Context, tenant string, held []Holding, prun
 		return RebuildResult{}, fmt.Errorf("presence: rebuild tenant %s: reply %v", tenant, res)
 	}
 	return RebuildResult{Restored: int(res[0]), Pruned: int(res[1])}, nil
+}
+
+func anyStatusArg(on bool) string {
+	if on {
+		return "1"
+	}
+	return "0"
 }

@@ -95,6 +95,9 @@ type InteractionInput struct {
 	RouteID        string           `json:"routeId,omitempty"`
 	Priority       routing.Priority `json:"priority"`
 	RequiredSkills []string         `json:"requiredSkills,omitempty"`
+	// AgentID is the agent who starts an outbound interaction: it is theirs at
+	// once, never offered.
+	AgentID string `json:"agentId,omitempty"`
 	// CampaignID is the campaign named at creation (empty: the Default campaign).
 	CampaignID string            `json:"campaignId,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
@@ -321,6 +324,9 @@ func (w *interaction) setup(ctx workflow.Context) error {
 }
 
 func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
+	if w.lifecycle && w.in.AgentID != "" && w.in.Carried == nil && !w.enqueued {
+		w.startOutbound(ctx)
+	}
 	for w.st.Status.Active() {
 		var err error
 		if w.st.Status.Held() {

@@ -1168,3 +1168,36 @@ func (w *interaction) onCompleteTransfer(ctx workflow.Context, in HoldInput) (*I
 		return nil
 	})
 }
+
+// startOutbound gives an interaction an agent starts to that agent at once. When the
+// agent cannot take it (logged out, or no room on the channel) it ends as failed.
+func (w *interaction) startOutbound(ctx workflow.Context) {
+	agent := w.in.AgentID
+	now := workflow.Now(ctx)
+	next := w.st.InteractionState
+	next.Status, next.AgentID, next.ConnectedAt = pgstore.InteractionConnected, agent, &now
+	next.Version++
+	var res activities.OutboundResult
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(activityOptions(ctx), a.StartOutbound, activities.OutboundRequest{
+		Interaction: w.st.Interaction, AgentID: agent, Voice: w.voiceStep(ctx, agent, routing.VoiceInCall),
+		Connected: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+			Events: []pgstore.TimelineEvent{{Type: events.InteractionConnected, At: now, ActorID: agent}}},
+	}).Get(ctx, &res)
+	if err == nil {
+		w.enqueued = true
+		if res.QueueID != "" && res.QueueID != w.st.QueueID {
+			w.st.QueueID = res.QueueID
+		}
+	}
+	if err != nil || !res.OK {
+		if err != nil {
+			workflow.GetLogger(ctx).Error("outbound start failed", "error", err)
+		}
+		w.outcome = pgstore.OutcomeFailed
+		w.end = &EndInput{TenantID: w.st.TenantID, ActorID: agent, Reason: "the agent could not take the interaction (logged out, or no room on the channel)"}
+		return
+	}
+	w.st.InteractionState = next
+	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueSet(agent))
+}

@@ -616,7 +616,8 @@ func TestInteractionsAPI(t *testing.T) {
 		}{
 			{"unknown channel", crmKey, `{"channel":"pigeon"}`, 422, "invalid_field", "channel"},
 			{"no channel", crmKey, `{"from":"+385100"}`, 422, "invalid_field", "channel"},
-			{"outbound", crmKey, `{"channel":"call","direction":"outbound"}`, 422, "invalid_field", "direction"},
+			{"outbound without the customer", crmKey, `{"channel":"call","direction":"outbound"}`, 422, "invalid_field", "to"},
+			{"unknown direction", crmKey, `{"channel":"call","direction":"sideways","to":"+38591"}`, 422, "invalid_field", "direction"},
 			{"bad phone", crmKey, `{"channel":"call","customer":{"phone":"call me"}}`, 422, "invalid_field", "customer.phone"},
 			{"empty tag", crmKey, `{"channel":"sms","tags":["vip",""]}`, 422, "invalid_field", "tags[1]"},
 			{"bad attribute name", crmKey, `{"channel":"sms","customer":{"attributes":{"1st":"x"}}}`, 422, "invalid_field", "customer.attributes.1st"},
