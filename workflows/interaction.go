@@ -432,9 +432,16 @@ func (w *interaction) offer(ctx workflow.Context) (activities.OfferResult, error
 	attempt := w.st.Offers + 1
 	var res activities.OfferResult
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.OfferInteraction, activities.OfferRequest{
-		Interaction: w.st.Interaction, Enqueue: !w.enqueued, Attempt: attempt, Version: w.st.Version + 1,
-	}).Get(ctx, &res)
+	req := activities.OfferRequest{Interaction: w.st.Interaction, Enqueue: !w.enqueued, Attempt: attempt, Version: w.st.Version + 1}
+	var err error
+	if !w.enqueued && workflow.GetVersion(ctx, localOfferChange, workflow.DefaultVersion, 1) >= 1 {
+		// The first offer runs in the workflow task that starts the run (a local
+		// activity): no round trip through the activity task queue between a new
+		// interaction and its first offer.
+		err = workflow.ExecuteLocalActivity(localOptions(ctx), offerInteraction, req).Get(ctx, &res)
+	} else {
+		err = workflow.ExecuteActivity(activityOptions(ctx), a.OfferInteraction, req).Get(ctx, &res)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -1024,6 +1031,22 @@ func interactionOver(status pgstore.InteractionStatus) error {
 
 func offerNotOpen(msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, ErrTypeOfferNotOpen, nil)
+}
+
+// offerInteraction names OfferInteraction where it runs as a local activity: the
+// worker's registered Activities run it.
+const offerInteraction = "OfferInteraction"
+
+// localOfferChange marks runs whose first offer is a local activity.
+const localOfferChange = "first-offer-local"
+
+// localOptions are those of a local activity on the assignment path: retried like
+// the activities, each attempt short.
+func localOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
 }
 
 // activityOptions are those of the assignment activities: short, and retried until

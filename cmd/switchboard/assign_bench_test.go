@@ -37,11 +37,12 @@ const (
 var benchAgentCounts = []int{200, 2000}
 
 // offerFloor has the shape of an interaction's path to its first offer without
-// Switchboard's code: a workflow started by a client whose first step is one
-// activity.
+// Switchboard's code: a workflow started by a client whose first step is one local
+// activity (the interaction makes its first offer in the workflow task that starts
+// the run).
 func offerFloor(ctx workflow.Context) error {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	return workflow.ExecuteActivity(ctx, "floorOffer").Get(ctx, nil)
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	return workflow.ExecuteLocalActivity(ctx, "floorOffer").Get(ctx, nil)
 }
 
 // floorReached records when each floor workflow's activity ran.
@@ -65,7 +66,8 @@ func floorOffer(ctx context.Context) error {
 //   - offer-: enqueue→offer latency at a sustained 50 new interactions/s through the
 //     API (POST /v1/interactions to the offer being recorded), p50 and p99;
 //   - floor-: the same latency for a bare SDK client starting a workflow of the same
-//     shape (one activity) on the same server, at the same rate, in the same run.
+//     shape (one local activity) on the same server, at the same rate, in the same
+//     run.
 //
 // Run with -benchtime 1x (make bench).
 func BenchmarkAssignment(b *testing.B) {
