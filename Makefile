@@ -33,11 +33,20 @@ test: deps-test
 # Each figure is printed next to its floor measured in the same run: the API's workflow
 # round trip against a bare SDK round trip of a no-op workflow on the same server.
 OPEN_WORKFLOWS ?= 10000
+# BenchmarkLifecycle: agent actions at LIFECYCLE_RATE/s (LIFECYCLE_ACTIONS of each), and
+# LIFECYCLE_INTERACTIONS interactions from creation to disposal, LIFECYCLE_CONCURRENCY at once.
+LIFECYCLE_RATE         ?= 100
+LIFECYCLE_ACTIONS      ?= 600
+LIFECYCLE_INTERACTIONS ?= 200
+LIFECYCLE_CONCURRENCY  ?= 16
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./telemetry/ ./routing/ ./presence/
 	$(GO) test -run '^$$' -bench WorkflowRoundTrip -benchtime 200x ./cmd/switchboard/
 	$(GO) test -run '^$$' -bench Assignment -benchtime 1x -timeout 30m ./cmd/switchboard/
 	$(GO) test -run '^$$' -bench OpenWorkflows -benchtime 1x -timeout 30m ./cmd/switchboard/ -open-workflows $(OPEN_WORKFLOWS)
+	$(GO) test -run '^$$' -bench Lifecycle -benchtime 1x -timeout 20m ./cmd/switchboard/ \
+		-lifecycle-rate $(LIFECYCLE_RATE) -lifecycle-actions $(LIFECYCLE_ACTIONS) \
+		-lifecycle-interactions $(LIFECYCLE_INTERACTIONS) -lifecycle-concurrency $(LIFECYCLE_CONCURRENCY)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
