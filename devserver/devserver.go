@@ -124,6 +124,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			// forwarded, which made workflow tasks queue for seconds under load.
 			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+			// A worker takes the activities its own workflow tasks schedule at once
+			// (eager activities), without a round trip through the task queue.
+			dynamicconfig.EnableActivityEagerExecution.Key(): true,
 		}),
 	)
 	if err != nil {

@@ -224,6 +224,8 @@ type interaction struct {
 	voice *bool
 	// lifecycle: this run keeps the whole lifecycle (see lifecycleChange).
 	lifecycle bool
+	// local: this run calls its activities as local activities (see localChange).
+	local bool
 	// busy: a change of the state is being written (see lock).
 	busy bool
 	// transferOut is the state of a transfer to an external number, which ends
@@ -283,6 +285,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		w.st, w.enqueued, w.hints = c.State, c.Enqueued, slices.Clone(c.Woken)
 	}
 	w.lifecycle = workflow.GetVersion(ctx, lifecycleChange, workflow.DefaultVersion, 1) >= 1
+	w.local = workflow.GetVersion(ctx, localChange, workflow.DefaultVersion, 1) >= 1
 	if w.lifecycle && in.Carried == nil && in.Channel != routing.Voice {
 		w.st.ConversationStatus = pgstore.ConversationOpen
 	}
@@ -431,16 +434,15 @@ func (w *interaction) offer(ctx workflow.Context) (activities.OfferResult, error
 	defer func() { w.offering = false }()
 	attempt := w.st.Offers + 1
 	var res activities.OfferResult
-	var a *activities.Activities
 	req := activities.OfferRequest{Interaction: w.st.Interaction, Enqueue: !w.enqueued, Attempt: attempt, Version: w.st.Version + 1}
 	var err error
-	if !w.enqueued && workflow.GetVersion(ctx, localOfferChange, workflow.DefaultVersion, 1) >= 1 {
+	if w.local || (!w.enqueued && workflow.GetVersion(ctx, localOfferChange, workflow.DefaultVersion, 1) >= 1) {
 		// The first offer runs in the workflow task that starts the run (a local
 		// activity): no round trip through the activity task queue between a new
 		// interaction and its first offer.
 		err = workflow.ExecuteLocalActivity(localOptions(ctx), offerInteraction, req).Get(ctx, &res)
 	} else {
-		err = workflow.ExecuteActivity(activityOptions(ctx), a.OfferInteraction, req).Get(ctx, &res)
+		err = w.call(ctx, "OfferInteraction", req).Get(ctx, &res)
 	}
 	if err != nil {
 		return res, err
@@ -526,8 +528,7 @@ func (w *interaction) connect(ctx workflow.Context) {
 	next.Status, next.AgentID, next.OfferedAgentID, next.ConnectedAt = pgstore.InteractionConnected, w.st.OfferedAgentID, "", &now
 	next.Version++
 	var ok bool
-	var acts *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), acts.ConfirmOffer, activities.ConfirmRequest{
+	err := w.call(ctx, "ConfirmOffer", activities.ConfirmRequest{
 		AgentID: w.st.OfferedAgentID,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now},
@@ -568,7 +569,7 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason},
 		Events: []pgstore.TimelineEvent{{Type: events.InteractionOfferClosed, At: now,
-			Data: map[string]any{"agentId": agent, "outcome": outcome, "reason": reason}}}},
+			Data: map[string]any{"agentId": agent, "outcome": string(outcome), "reason": reason}}}},
 		w.voiceStep(ctx, agent, routing.VoiceIdle))
 	w.st.RingUntil = nil
 	w.upsert(ctx, StatusKey.ValueSet(string(next.Status)), AgentIDKey.ValueUnset())
@@ -647,7 +648,7 @@ func (w *interaction) finish(ctx workflow.Context) {
 			tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionTransferred, At: now, ActorID: w.end.ActorID, Data: w.transferDetail})
 		}
 		tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionEnded, At: now, ActorID: w.end.ActorID,
-			Data: map[string]any{"reason": w.end.Reason, "outcome": next.Outcome}})
+			Data: map[string]any{"reason": w.end.Reason, "outcome": string(next.Outcome)}})
 	}
 	var voice *activities.VoiceStep
 	if next.Status == pgstore.InteractionEnded {
@@ -684,8 +685,7 @@ func (w *interaction) finish(ctx workflow.Context) {
 // publishTransfer tells the feed of a transfer to an external number, once the
 // interaction ended for its agent.
 func (w *interaction) publishTransfer(ctx workflow.Context) {
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.PublishEvents, activities.PublishRequest{
+	err := w.call(ctx, "PublishEvents", activities.PublishRequest{
 		Update:  pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: w.st.InteractionState},
 		Publish: []activities.Publication{{Type: events.InteractionTransferred, Detail: w.transferDetail}},
 	}).Get(ctx, nil)
@@ -752,11 +752,11 @@ func (w *interaction) applyMove(ctx workflow.Context) {
 	change.AgentID = agent
 	req := activities.MoveRequest{Change: change}
 	if !w.enqueued {
-		req.Enqueue = &w.st.Interaction
+		enqueue := w.st.Interaction
+		req.Enqueue = &enqueue
 	}
 	var res activities.MoveResult
-	var a *activities.Activities
-	if err := workflow.ExecuteActivity(activityOptions(ctx), a.MoveInteraction, req).Get(ctx, &res); err != nil {
+	if err := w.call(ctx, "MoveInteraction", req).Get(ctx, &res); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == activities.ErrTypeUnknownQueue {
 			m.err = temporal.NewNonRetryableApplicationError("no such queue in this tenant", ErrTypeUnknownQueue, nil)
@@ -788,13 +788,12 @@ func (w *interaction) releaseSlot(ctx workflow.Context, agent string, u pgstore.
 // releaseWith is releaseSlot that also starts the wrap-up of an ended interaction.
 func (w *interaction) releaseWith(ctx workflow.Context, agent string, u pgstore.InteractionUpdate, voice *activities.VoiceStep, wrap *activities.WrapUpRequest) activities.ReleaseResult {
 	var res activities.ReleaseResult
-	var a *activities.Activities
 	req := activities.ReleaseRequest{AgentID: agent, Update: u, Voice: voice, WrapUp: wrap}
 	var err error
 	if voice != nil || wrap != nil {
-		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseCall, req).Get(ctx, &res)
+		err = w.call(ctx, "ReleaseCall", req).Get(ctx, &res)
 	} else {
-		err = workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseSlot, req).Get(ctx, &res.Woken)
+		err = w.call(ctx, "ReleaseSlot", req).Get(ctx, &res.Woken)
 	}
 	if err != nil {
 		// Only a write refused as invalid ends here (others are retried): the run
@@ -837,8 +836,7 @@ func (w *interaction) setVoice(ctx workflow.Context, agent string, state routing
 		return
 	}
 	var res activities.VoiceResult
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.SetAgentVoice, activities.VoiceRequest{
+	err := w.call(ctx, "SetAgentVoice", activities.VoiceRequest{
 		TenantID: w.st.TenantID, AgentID: agent, InteractionID: w.st.ID, Step: *step, OfferWaiting: offerWaiting,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -1036,6 +1034,23 @@ func offerNotOpen(msg string) error {
 // offerInteraction names OfferInteraction where it runs as a local activity: the
 // worker's registered Activities run it.
 const offerInteraction = "OfferInteraction"
+
+// localChange marks runs whose activities (but sending a message over a channel)
+// run as local activities, in the workflow task of the change that calls them: an
+// agent's action costs one workflow task instead of three, and no round trip through
+// the activity task queue. Runs started before call them through the queue, and
+// replay the same.
+const localChange = "local-activities"
+
+// call runs an activity of the interaction by its registered name: as a local
+// activity in runs that do so (see localChange), else through the task queue. Each is
+// short and idempotent, and retried until PostgreSQL and Redis answer.
+func (w *interaction) call(ctx workflow.Context, name string, arg any) workflow.Future {
+	if w.local {
+		return workflow.ExecuteLocalActivity(localOptions(ctx), name, arg)
+	}
+	return workflow.ExecuteActivity(activityOptions(ctx), name, arg)
+}
 
 // localOfferChange marks runs whose first offer is a local activity.
 const localOfferChange = "first-offer-local"

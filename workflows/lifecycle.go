@@ -296,8 +296,7 @@ func (w *interaction) change(ctx workflow.Context, next pgstore.InteractionState
 	if tl.At.IsZero() {
 		tl.At = workflow.Now(ctx)
 	}
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.RecordChange, activities.ChangeRequest{
+	err := w.call(ctx, "RecordChange", activities.ChangeRequest{
 		Update:  pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: []pgstore.TimelineEvent{tl}},
 		Publish: pubs, Note: note,
 	}).Get(ctx, nil)
@@ -439,7 +438,6 @@ func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*Inter
 		next := w.st.InteractionState
 		unhold(ctx, &next)
 		next.Transferred, next.Transfers = true, next.Transfers+1
-		var a *activities.Activities
 		switch in.Target.Kind {
 		case "external":
 			detail["number"] = in.Target.Number
@@ -455,7 +453,7 @@ func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*Inter
 			offered.ExcludedAgents = append(slices.Clone(offered.ExcludedAgents), from)
 			offered.Offers++
 			offered.Version++
-			err := workflow.ExecuteActivity(activityOptions(ctx), a.HandOver, activities.HandoverRequest{
+			err := w.call(ctx, "HandOver", activities.HandoverRequest{
 				FromAgentID: from, ToAgentID: in.Target.ID, QueueID: w.st.QueueID, Channel: w.st.Channel,
 				Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: offered,
 					Events: []pgstore.TimelineEvent{{Type: events.InteractionTransferred, At: now, ActorID: in.ActorID, Data: detail}}},
@@ -478,7 +476,7 @@ func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*Inter
 		queueID, campaignID := w.st.QueueID, ""
 		if in.Target.Kind == "campaign" {
 			var c activities.CampaignInfo
-			if err := workflow.ExecuteActivity(activityOptions(ctx), a.GetCampaign, activities.CampaignRequest{TenantID: w.st.TenantID, CampaignID: in.Target.ID}).Get(ctx, &c); err != nil {
+			if err := w.call(ctx, "GetCampaign", activities.CampaignRequest{TenantID: w.st.TenantID, CampaignID: in.Target.ID}).Get(ctx, &c); err != nil {
 				var app *temporal.ApplicationError
 				if errors.As(err, &app) && app.Type() == ErrTypeUnknownTarget {
 					return temporal.NewNonRetryableApplicationError("no such campaign in this tenant", ErrTypeUnknownTarget, nil, "target.id")
@@ -501,7 +499,7 @@ func (w *interaction) onTransfer(ctx workflow.Context, in TransferInput) (*Inter
 		u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, CampaignID: campaignID,
 			Events: []pgstore.TimelineEvent{{Type: events.InteractionTransferred, At: now, ActorID: in.ActorID, Data: detail}}}
 		var res activities.MoveResult
-		err := workflow.ExecuteActivity(activityOptions(ctx), a.MoveInteraction, activities.MoveRequest{
+		err := w.call(ctx, "MoveInteraction", activities.MoveRequest{
 			Change:  pgstore.QueueChange{QueueID: queueID, Kept: u},
 			Publish: []activities.Publication{{Type: events.InteractionTransferred, Agents: []string{from}, Detail: detail}},
 		}).Get(ctx, &res)
@@ -572,8 +570,7 @@ func (w *interaction) onConference(ctx workflow.Context, in ConferenceInput) (*I
 	return w.act(ctx, func() error { return w.validateConference(in) }, func() error {
 		if in.Kind != pgstore.ParticipantExternal {
 			var u activities.UserInfo
-			var a *activities.Activities
-			if err := workflow.ExecuteActivity(activityOptions(ctx), a.GetUser, activities.UserRequest{TenantID: w.st.TenantID, UserID: in.UserID}).Get(ctx, &u); err != nil {
+			if err := w.call(ctx, "GetUser", activities.UserRequest{TenantID: w.st.TenantID, UserID: in.UserID}).Get(ctx, &u); err != nil {
 				return err
 			}
 			want := pgstore.RoleAgent
@@ -587,7 +584,7 @@ func (w *interaction) onConference(ctx workflow.Context, in ConferenceInput) (*I
 		next := w.st.InteractionState
 		p := pgstore.Participant{Kind: in.Kind, UserID: in.UserID, Number: in.Number, AddedBy: in.ActorID, JoinedAt: workflow.Now(ctx)}
 		next.Participants = append(slices.Clone(next.Participants), p)
-		detail := map[string]any{"kind": in.Kind, "userId": in.UserID, "number": in.Number}
+		detail := map[string]any{"kind": string(in.Kind), "userId": in.UserID, "number": in.Number}
 		return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: events.InteractionConferred, Data: detail},
 			activities.Publication{Type: events.InteractionConferred, Agents: []string{w.st.AgentID, in.UserID}, Detail: detail})
 	})
@@ -690,7 +687,7 @@ func (w *interaction) onSendMessage(ctx workflow.Context, in SendMessageInput) (
 			return err
 		}
 		next := w.st.InteractionState
-		detail := map[string]any{"messageId": in.MessageID, "seq": res.Seq, "status": res.Status}
+		detail := map[string]any{"messageId": in.MessageID, "seq": res.Seq, "status": string(res.Status)}
 		return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: "messageSent", Data: detail},
 			activities.Publication{Type: events.MessageSent, Detail: detail})
 	})
@@ -711,8 +708,7 @@ func (w *interaction) onInbound(ctx workflow.Context, m InboundMessageInput) {
 		at = workflow.Now(ctx)
 	}
 	var res activities.MessageResult
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.RecordInboundMessage, activities.InboundMessage{
+	err := w.call(ctx, "RecordInboundMessage", activities.InboundMessage{
 		TenantID: w.st.TenantID, InteractionID: w.st.ID, MessageID: m.MessageID, From: m.From, Body: m.Body,
 		Attachments: m.Attachments, ReceivedAt: at,
 	}).Get(ctx, &res)
@@ -805,7 +801,7 @@ func (w *interaction) onConversationStatus(ctx workflow.Context, in Conversation
 			return nil
 		}
 		next := w.st.InteractionState
-		detail := map[string]any{"from": next.ConversationStatus, "to": in.Status}
+		detail := map[string]any{"from": string(next.ConversationStatus), "to": string(in.Status)}
 		if next.ConversationStatus == pgstore.ConversationSolved && in.Status == pgstore.ConversationOpen {
 			next.ReopenCount++
 			detail["reopened"] = true
@@ -899,8 +895,7 @@ func (w *interaction) dispose(ctx workflow.Context, in DisposeInput, auto bool) 
 		note = &pgstore.Note{ID: in.NoteID, TenantID: w.st.TenantID, InteractionID: w.st.ID, AuthorID: in.ActorID, Body: in.Notes, CreatedAt: now}
 	}
 	var d *pgstore.AppliedDisposition
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.DisposeInteraction, activities.DisposeRequest{
+	err := w.call(ctx, "DisposeInteraction", activities.DisposeRequest{
 		CampaignID: w.st.CampaignID, Class: in.Class, Code: in.Code, Auto: auto, Notes: in.Notes, Note: note,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Events: []pgstore.TimelineEvent{{Type: events.InteractionDisposed, At: now, ActorID: in.ActorID}}},
@@ -1008,8 +1003,7 @@ func (w *interaction) startConsult(ctx workflow.Context, in TransferInput) error
 	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Events: []pgstore.TimelineEvent{{Type: events.ConsultationStarted, At: now, ActorID: in.ActorID, Data: map[string]any{"from": from, "to": to, "reason": in.Reason}}}}
 	var res activities.ConsultResult
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReserveConsultation, activities.ConsultRequest{
+	err := w.call(ctx, "ReserveConsultation", activities.ConsultRequest{
 		TenantID: w.st.TenantID, AgentID: to, ConsultationID: id, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u, Publish: pubs,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -1062,8 +1056,7 @@ func (w *interaction) answerConsult(ctx workflow.Context, c *consultation, accep
 	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Events: []pgstore.TimelineEvent{{Type: events.ConsultationConnected, At: now, ActorID: c.AgentID, Data: map[string]any{"agentId": c.AgentID}}}}
 	var res activities.ConsultResult
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.ConfirmConsultation, activities.ConsultRequest{
+	err := w.call(ctx, "ConfirmConsultation", activities.ConsultRequest{
 		TenantID: w.st.TenantID, AgentID: c.AgentID, ConsultationID: c.ID, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u,
 		Publish: []activities.Publication{{Type: events.ConsultationConnected, Agents: []string{w.st.AgentID, c.AgentID}, Detail: map[string]any{"agentId": c.AgentID}}},
 	}).Get(ctx, &res)
@@ -1095,8 +1088,7 @@ func (w *interaction) endConsult(ctx workflow.Context, reason string) {
 	detail := map[string]any{"agentId": c.AgentID, "reason": reason}
 	u := pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Events: []pgstore.TimelineEvent{{Type: events.ConsultationEnded, At: now, Data: detail}}}
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.ReleaseConsultation, activities.ConsultRequest{
+	err := w.call(ctx, "ReleaseConsultation", activities.ConsultRequest{
 		TenantID: w.st.TenantID, AgentID: c.AgentID, ConsultationID: c.ID, QueueID: w.st.QueueID, Channel: w.st.Channel, Update: &u,
 		Publish: []activities.Publication{{Type: events.ConsultationEnded, Agents: []string{w.st.AgentID, c.AgentID}, Detail: detail}},
 	}).Get(ctx, nil)
@@ -1147,8 +1139,7 @@ func (w *interaction) onCompleteTransfer(ctx workflow.Context, in HoldInput) (*I
 		next.Version++
 		detail := map[string]any{"from": from, "to": c.AgentID, "kind": "agent", "mode": "warm"}
 		var ok bool
-		var a *activities.Activities
-		err := workflow.ExecuteActivity(activityOptions(ctx), a.CompleteTransfer, activities.CompleteTransferRequest{
+		err := w.call(ctx, "CompleteTransfer", activities.CompleteTransferRequest{
 			FromAgentID: from, ToAgentID: c.AgentID, ConsultationID: c.ID,
 			Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 				Events: []pgstore.TimelineEvent{{Type: events.InteractionTransferred, At: now, ActorID: in.ActorID, Data: detail}}},
@@ -1178,8 +1169,7 @@ func (w *interaction) startOutbound(ctx workflow.Context) {
 	next.Status, next.AgentID, next.ConnectedAt = pgstore.InteractionConnected, agent, &now
 	next.Version++
 	var res activities.OutboundResult
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(activityOptions(ctx), a.StartOutbound, activities.OutboundRequest{
+	err := w.call(ctx, "StartOutbound", activities.OutboundRequest{
 		Interaction: w.st.Interaction, AgentID: agent, Voice: w.voiceStep(ctx, agent, routing.VoiceInCall),
 		Connected: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Events: []pgstore.TimelineEvent{{Type: events.InteractionConnected, At: now, ActorID: agent}}},
