@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,6 +40,9 @@ type Activities struct {
 	// Signal sends a signal to a workflow (an agent's session, told of voice
 	// changes); nil uses the client of the worker running the activity.
 	Signal func(ctx context.Context, workflowID, signal string, arg any) error
+
+	campaignsOnce sync.Once
+	campaigns     *campaigns
 }
 
 // DependencyStatus is one dependency as the worker sees it.

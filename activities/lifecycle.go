@@ -96,7 +96,7 @@ type DispositionRequest struct {
 // default code, or nothing when the campaign has none.
 func (a *Activities) ResolveDisposition(ctx context.Context, in DispositionRequest) (*pgstore.Disposition, error) {
 	if strings.TrimSpace(in.Class) == "" && strings.TrimSpace(in.Code) == "" {
-		c, err := a.Store.GetCampaign(ctx, in.TenantID, in.CampaignID)
+		c, _, err := a.campaign(ctx, in.TenantID, in.CampaignID, false)
 		if errors.Is(err, pgstore.ErrNotFound) {
 			return nil, nil
 		}
@@ -109,7 +109,11 @@ func (a *Activities) ResolveDisposition(ctx context.Context, in DispositionReque
 		d := *c.DefaultDisposition
 		return &d, nil
 	}
-	d, err := a.Store.ResolveDisposition(ctx, in.TenantID, in.CampaignID, in.Class, in.Code)
+	var d pgstore.Disposition
+	c, tree, err := a.campaign(ctx, in.TenantID, in.CampaignID, true)
+	if err == nil {
+		d, err = pgstore.ResolveIn(c, *tree, in.Class, in.Code)
+	}
 	var invalid *pgstore.ValidationError
 	switch {
 	case errors.As(err, &invalid):
@@ -142,13 +146,16 @@ type CampaignInfo struct {
 // GetCampaign reads a campaign of the tenant; an unknown one is refused for good
 // (ErrTypeUnknownTarget).
 func (a *Activities) GetCampaign(ctx context.Context, in CampaignRequest) (CampaignInfo, error) {
-	c, err := a.Store.GetCampaign(ctx, in.TenantID, in.CampaignID)
-	if in.OrDefault && (in.CampaignID == "" || errors.Is(err, pgstore.ErrNotFound)) {
-		id, derr := a.Store.DefaultCampaignID(ctx, in.TenantID)
-		if derr != nil {
-			return CampaignInfo{}, storeError(derr)
+	var c pgstore.Campaign
+	err := pgstore.ErrNotFound
+	if in.CampaignID != "" {
+		c, _, err = a.campaign(ctx, in.TenantID, in.CampaignID, false)
+	}
+	if in.OrDefault && errors.Is(err, pgstore.ErrNotFound) {
+		c, _, err = a.campaign(ctx, in.TenantID, "", false)
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return CampaignInfo{}, storeError(err)
 		}
-		c, err = a.Store.GetCampaign(ctx, in.TenantID, id)
 	}
 	if errors.Is(err, pgstore.ErrNotFound) {
 		return CampaignInfo{}, temporal.NewNonRetryableApplicationError("no such campaign in this tenant", ErrTypeUnknownTarget, err, "campaignId")

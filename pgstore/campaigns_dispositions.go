@@ -471,3 +471,9 @@ func resolveDisposition(campaign Campaign, tree DispositionTree, classRef, codeR
 	}
 	return Disposition{}, invalid("dispositionCode", "no code %q in class %q of campaign %q", codeRef, class.Name, campaign.Name)
 }
+
+// ResolveIn finds the disposition a class and code name in a campaign's tree read
+// before (GetCampaign, GetDispositions), as ResolveDisposition does.
+func ResolveIn(campaign Campaign, tree DispositionTree, class, code string) (Disposition, error) {
+	return resolveDisposition(campaign, tree, class, code)
+}
