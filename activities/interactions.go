@@ -70,28 +70,59 @@ type OfferResult struct {
 func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (OfferResult, error) {
 	ix := in.Interaction
 	queueID := ix.QueueID
-	if in.Enqueue {
-		q, err := a.Store.EnqueueInteraction(ctx, ix)
-		if err != nil {
-			return OfferResult{}, storeError(err)
-		}
-		queueID = q
-		e := interactionEvent(ix)
-		e.QueueID = queueID
-		if err := a.publish(ctx, ix.TenantID, events.InteractionInitiated, e); err != nil {
-			return OfferResult{}, err
-		}
+	reserve := func() (dispatch.Decision, error) {
+		return a.dispatcher().Reserve(ctx, dispatch.Request{
+			TenantID: ix.TenantID, InteractionID: ix.ID, Channel: ix.Channel, QueueID: queueID,
+			RequiredSkills: ix.RequiredSkills, Customer: ix.Customer, Excluded: ix.ExcludedAgents,
+		})
 	}
-	dec, err := a.dispatcher().Reserve(ctx, dispatch.Request{
-		TenantID: ix.TenantID, InteractionID: ix.ID, Channel: ix.Channel, QueueID: queueID,
-		RequiredSkills: ix.RequiredSkills, Customer: ix.Customer, Excluded: ix.ExcludedAgents,
-	})
+	enqueued := !in.Enqueue
+	var dec dispatch.Decision
+	var err error
+	if in.Enqueue {
+		// The first offer is decided before the interaction is written, so that it
+		// is written once, offered (the read model takes an interaction after
+		// presence does). A routed queue deleted meanwhile is written in the Default
+		// queue first, and decided there.
+		dec, err = reserve()
+		if errors.Is(err, pgstore.ErrNotFound) {
+			if queueID, err = a.Store.EnqueueInteraction(ctx, ix); err != nil {
+				return OfferResult{}, storeError(err)
+			}
+			enqueued = true
+			if err := a.publishInitiated(ctx, ix, queueID); err != nil {
+				return OfferResult{}, err
+			}
+			dec, err = reserve()
+		}
+	} else {
+		dec, err = reserve()
+	}
 	if err != nil {
 		return OfferResult{}, storeError(err)
 	}
 	out := OfferResult{
 		QueueID: queueID, RingTimeout: dec.RingTimeout, Score: dec.Score, Manual: dec.Manual,
 		Contended: dec.Contended, Considered: dec.Considered, Eligible: dec.Eligible,
+	}
+	if dec.AgentID == "" && !enqueued {
+		// Nobody now: written queued, then decided once more, so that an agent
+		// freed between the decision and the write — whose bulk assignment did not
+		// see the interaction yet — is not missed.
+		if queueID, err = a.Store.EnqueueInteraction(ctx, ix); err != nil {
+			return OfferResult{}, storeError(err)
+		}
+		enqueued = true
+		if err := a.publishInitiated(ctx, ix, queueID); err != nil {
+			return OfferResult{}, err
+		}
+		if dec, err = reserve(); err != nil {
+			return OfferResult{}, storeError(err)
+		}
+		out = OfferResult{
+			QueueID: queueID, RingTimeout: dec.RingTimeout, Score: dec.Score, Manual: dec.Manual,
+			Contended: dec.Contended, Considered: dec.Considered, Eligible: dec.Eligible,
+		}
 	}
 	if dec.AgentID == "" {
 		return out, nil
@@ -102,19 +133,28 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 	}
 	st := ix.InteractionState
 	st.Status, st.OfferedAgentID, st.Offers, st.OfferedAt, st.Version = pgstore.InteractionOffered, dec.AgentID, in.Attempt, &at, in.Version
-	_, err = a.Store.RecordInteraction(ctx, pgstore.InteractionUpdate{
+	offered := pgstore.InteractionUpdate{
 		TenantID: ix.TenantID, InteractionID: ix.ID, State: st,
 		Offer: &pgstore.Offer{Attempt: in.Attempt, AgentID: dec.AgentID, Channel: ix.Channel, OfferedAt: at,
 			RingUntil: until, Score: dec.Score},
 		Events: []pgstore.TimelineEvent{{Type: events.InteractionOffered, At: at,
 			Data: map[string]any{"agentId": dec.AgentID, "attempt": in.Attempt, "ringUntil": until}}},
-	})
+	}
+	if !enqueued {
+		// Written with its offer in one transaction.
+		out.QueueID, err = a.Store.EnqueueInteraction(ctx, ix, offered)
+		if err == nil {
+			err = a.publishInitiated(ctx, ix, out.QueueID)
+		}
+	} else {
+		_, err = a.Store.RecordInteraction(ctx, offered)
+	}
 	if err != nil {
 		// The reservation stays: the retry adopts it, or it lapses by itself.
 		return OfferResult{}, storeError(err)
 	}
 	e := interactionEvent(ix)
-	e.Status, e.QueueID, e.OfferedAgentID, e.Attempt, e.RingUntil, e.Version = st.Status, queueID, dec.AgentID, in.Attempt, &until, st.Version
+	e.Status, e.QueueID, e.OfferedAgentID, e.Attempt, e.RingUntil, e.Version = st.Status, out.QueueID, dec.AgentID, in.Attempt, &until, st.Version
 	if err := a.publish(ctx, ix.TenantID, events.InteractionOffered, e, dec.AgentID); err != nil {
 		return OfferResult{}, err
 	}
@@ -125,6 +165,13 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 	}
 	out.Offered, out.AgentID, out.OfferedAt, out.RingUntil = true, dec.AgentID, at, until
 	return out, nil
+}
+
+// publishInitiated tells the feed of a new interaction, as first written.
+func (a *Activities) publishInitiated(ctx context.Context, ix pgstore.Interaction, queueID string) error {
+	e := interactionEvent(ix)
+	e.QueueID = queueID
+	return a.publish(ctx, ix.TenantID, events.InteractionInitiated, e)
 }
 
 // ConfirmRequest turns an accepted offer into a held slot.

@@ -368,73 +368,94 @@ func scanInteraction(row pgx.Row) (Interaction, error) {
 // it cannot be deleted between the check and the insert (DeleteQueue counts the
 // active interactions under its own lock); when the queue is already gone, the
 // interaction goes to the Default queue, whose ID is returned.
-func (s *Store) EnqueueInteraction(ctx context.Context, in Interaction) (queueID string, err error) {
+func (s *Store) EnqueueInteraction(ctx context.Context, in Interaction, then ...InteractionUpdate) (queueID string, err error) {
 	if err := in.Validate(); err != nil {
 		return "", err
 	}
+	for _, u := range then {
+		if u.TenantID != in.TenantID || u.InteractionID != in.ID {
+			return "", invalid("interactionId", "a change written with an interaction must be of it")
+		}
+		if err := u.Validate(); err != nil {
+			return "", err
+		}
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT queue_id::text FROM interactions WHERE tenant_id = $1 AND id = $2`, in.TenantID, in.ID).Scan(&queueID)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if err := enqueue(ctx, tx, in, &queueID); err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `
-			SELECT id::text FROM queues WHERE tenant_id = $1 AND (id = $2 OR is_default)
-			ORDER BY is_default LIMIT 1 FOR SHARE`, in.TenantID, in.QueueID).Scan(&queueID)
-		if err != nil {
-			return translate(err, "queue")
+		for _, u := range then {
+			if _, err := recordInteraction(ctx, tx, u, ""); err != nil {
+				return err
+			}
 		}
-		campaignID, err := lockCampaign(ctx, tx, in.TenantID, in.CampaignID)
-		if err != nil {
-			return err
-		}
-		metadata := in.Metadata
-		if metadata == nil {
-			metadata = map[string]string{}
-		}
-		st := in.InteractionState
-		var d AppliedDisposition
-		if st.Disposition != nil {
-			d = *st.Disposition
-		}
-		participants := st.Participants
-		if participants == nil {
-			participants = []Participant{}
-		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO interactions (tenant_id, id, workflow_id, channel, source, direction, from_address, to_address,
-				customer_phone, customer, customer_name, tags, queue_id, route_id, priority, required_skills, status,
-				offered_agent_id, agent_id, excluded_agents, offers, queued_at, offered_at, connected_at, ended_at,
-				end_reason, version, created_at, campaign_id, metadata, held_at, disposed_at, outcome, holds, hold_seconds,
-				transferred, transfers, participants, conversation_status, reopen_count, customer_id, wrap_up_until,
-				disposed_by, disposition_class_id, disposition_class, disposition_code_id, disposition_code,
-				disposition_auto, disposition_notes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42,
-				$43, $44, $45, $46, $47, $48, $49)
-			ON CONFLICT DO NOTHING`,
-			in.TenantID, in.ID, in.WorkflowID, in.Channel, nullText(in.Source), in.Direction, nullText(in.From),
-			nullText(in.To), nullText(in.CustomerPhone), nullText(in.Customer), nullText(in.CustomerName), nonNil(in.Tags),
-			queueID, nullUUID(in.RouteID), int16(in.Priority), nonNil(in.RequiredSkills), st.Status,
-			nullUUID(st.OfferedAgentID), nullUUID(st.AgentID), nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt,
-			st.OfferedAt, st.ConnectedAt, st.EndedAt, nullText(st.EndReason), st.Version, in.CreatedAt,
-			nullUUID(campaignID), metadata, st.HeldAt, st.DisposedAt, nullText(string(st.Outcome)), st.Holds,
-			st.HoldSeconds, st.Transferred, st.Transfers, participants, nullText(string(st.ConversationStatus)),
-			st.ReopenCount, nullText(st.CustomerID), st.WrapUpUntil, nullUUID(st.DisposedBy), nullUUID(d.ClassID),
-			nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes))
-		if err != nil {
-			return translate(err, "interaction "+in.ID)
-		}
-		if tag.RowsAffected() == 0 {
-			return nil // written meanwhile by a retry that raced this one
-		}
-		// The timeline's first entry.
-		return writeEvents(ctx, tx, in.TenantID, in.ID, st, []TimelineEvent{{Type: "interactionInitiated", At: in.CreatedAt,
-			Data: map[string]any{"channel": in.Channel, "direction": in.Direction, "queueId": queueID, "campaignId": campaignID}}})
+		return nil
 	})
 	return queueID, err
+}
+
+// enqueue is EnqueueInteraction's first write, inside tx.
+func enqueue(ctx context.Context, tx pgx.Tx, in Interaction, queueID *string) error {
+	err := tx.QueryRow(ctx, `SELECT queue_id::text FROM interactions WHERE tenant_id = $1 AND id = $2`, in.TenantID, in.ID).Scan(queueID)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	err = tx.QueryRow(ctx, `
+		SELECT id::text FROM queues WHERE tenant_id = $1 AND (id = $2 OR is_default)
+		ORDER BY is_default LIMIT 1 FOR SHARE`, in.TenantID, in.QueueID).Scan(queueID)
+	if err != nil {
+		return translate(err, "queue")
+	}
+	campaignID, err := lockCampaign(ctx, tx, in.TenantID, in.CampaignID)
+	if err != nil {
+		return err
+	}
+	metadata := in.Metadata
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	st := in.InteractionState
+	var d AppliedDisposition
+	if st.Disposition != nil {
+		d = *st.Disposition
+	}
+	participants := st.Participants
+	if participants == nil {
+		participants = []Participant{}
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO interactions (tenant_id, id, workflow_id, channel, source, direction, from_address, to_address,
+			customer_phone, customer, customer_name, tags, queue_id, route_id, priority, required_skills, status,
+			offered_agent_id, agent_id, excluded_agents, offers, queued_at, offered_at, connected_at, ended_at,
+			end_reason, version, created_at, campaign_id, metadata, held_at, disposed_at, outcome, holds, hold_seconds,
+			transferred, transfers, participants, conversation_status, reopen_count, customer_id, wrap_up_until,
+			disposed_by, disposition_class_id, disposition_class, disposition_code_id, disposition_code,
+			disposition_auto, disposition_notes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42,
+			$43, $44, $45, $46, $47, $48, $49)
+		ON CONFLICT DO NOTHING`,
+		in.TenantID, in.ID, in.WorkflowID, in.Channel, nullText(in.Source), in.Direction, nullText(in.From),
+		nullText(in.To), nullText(in.CustomerPhone), nullText(in.Customer), nullText(in.CustomerName), nonNil(in.Tags),
+		*queueID, nullUUID(in.RouteID), int16(in.Priority), nonNil(in.RequiredSkills), st.Status,
+		nullUUID(st.OfferedAgentID), nullUUID(st.AgentID), nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt,
+		st.OfferedAt, st.ConnectedAt, st.EndedAt, nullText(st.EndReason), st.Version, in.CreatedAt,
+		nullUUID(campaignID), metadata, st.HeldAt, st.DisposedAt, nullText(string(st.Outcome)), st.Holds,
+		st.HoldSeconds, st.Transferred, st.Transfers, participants, nullText(string(st.ConversationStatus)),
+		st.ReopenCount, nullText(st.CustomerID), st.WrapUpUntil, nullUUID(st.DisposedBy), nullUUID(d.ClassID),
+		nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes))
+	if err != nil {
+		return translate(err, "interaction "+in.ID)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // written meanwhile by a retry that raced this one
+	}
+	// The timeline's first entry.
+	return writeEvents(ctx, tx, in.TenantID, in.ID, st, []TimelineEvent{{Type: "interactionInitiated", At: in.CreatedAt,
+		Data: map[string]any{"channel": in.Channel, "direction": in.Direction, "queueId": *queueID, "campaignId": campaignID}}})
 }
 
 // RecordInteraction writes one change of an interaction: its state, unless a newer
