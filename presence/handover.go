@@ -22,14 +22,8 @@ local p = redis.call('HMGET', KEYS[1], 'on', 'group', 'deadline', 'voice')
 if p[1] ~= '1' then return {'not_logged_in'} end
 if (tonumber(p[3]) or 0) <= now then return {'expired'} end
 if p[2] ~= '$AVAILABLE' then return {'not_available'} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if used_on(KEYS[2], ch, p[4], now) >= cap then return {'no_room'} end
 local pre = ch .. '|'
-local used = 0
-for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if string.sub(m, 1, #pre) == pre then used = used + 1 end
-end
-if ch == '$VOICE_CHANNEL' and used < 1 and p[4] == '$IN_CALL' then used = 1 end
-if used >= cap then return {'no_room'} end
 local deadline = now + ttl
 redis.call('ZREM', KEYS[6], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], deadline, pre .. ix)

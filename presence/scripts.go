@@ -51,6 +51,16 @@ local function ready_entry(hkey, skey, agent, now)
   end
   return table.concat(e, '|')
 end
+local function used_on(skey, ch, voice, now)
+  redis.call('ZREMRANGEBYSCORE', skey, '-inf', now)
+  local pre = ch .. '|'
+  local used = 0
+  for _, m in ipairs(redis.call('ZRANGE', skey, 0, -1)) do
+    if string.sub(m, 1, #pre) == pre then used = used + 1 end
+  end
+  if ch == '$VOICE_CHANNEL' and used < 1 and voice == '$IN_CALL' then used = 1 end
+  return used
+end
 local function sync_ready(hkey, skey, rkey, agent, now)
   local e = ready_entry(hkey, skey, agent, now)
   if e then redis.call('HSET', rkey, agent, e) else redis.call('HDEL', rkey, agent) end
@@ -197,14 +207,8 @@ if kind and (kind == 'H' or n > now) then
   if holder == agent then return {'already_this_agent'} end
   return {'taken'}
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if used_on(KEYS[2], ch, p[4], now) >= cap then return {'no_room'} end
 local pre = ch .. '|'
-local used = 0
-for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if string.sub(m, 1, #pre) == pre then used = used + 1 end
-end
-if ch == '$VOICE_CHANNEL' and used < 1 and p[4] == '$IN_CALL' then used = 1 end
-if used >= cap then return {'no_room'} end
 local deadline = now + ttl
 redis.call('ZADD', KEYS[2], deadline, pre .. ix)
 redis.call('SET', KEYS[3], 'R|' .. agent .. '|' .. ch .. '|' .. fmt(deadline), 'PXAT', deadline + gc)
