@@ -89,15 +89,24 @@ func (s *Server) historyTime(c echo.Context, name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errMalformed(name, name+" must be a date (2026-11-21) or an RFC 3339 time (2026-11-21T09:30:00Z)")
 	}
-	tenant, err := s.store.GetTenant(c.Request().Context(), principal(c).TenantID)
+	loc, err := s.tenantLocation(c)
 	if err != nil {
 		return time.Time{}, err
+	}
+	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc), nil
+}
+
+// tenantLocation is the caller's tenant's time zone, in which a date means a day.
+func (s *Server) tenantLocation(c echo.Context) (*time.Location, error) {
+	tenant, err := s.store.GetTenant(c.Request().Context(), principal(c).TenantID)
+	if err != nil {
+		return nil, err
 	}
 	loc, err := time.LoadLocation(tenant.TimeZone)
 	if err != nil {
 		loc = time.UTC
 	}
-	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc), nil
+	return loc, nil
 }
 
 // searchHistory answers a page of the history, newest first: {items, nextCursor}.

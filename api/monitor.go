@@ -560,13 +560,14 @@ func (s *Server) streamMonitor(c echo.Context) error {
 	}
 }
 
-// statsDay is the default window of the agents' figures: a UTC day.
+// statsDay is the length of the default window of the agents' figures: a day.
 const statsDay = 24 * time.Hour
 
 // getAgentStats is an agent's self-monitoring figures over from..to: the caller's on
 // /me, an agent of the tenant's on /{id} (supervisors, admins). Either bound may be
-// an RFC 3339 time or a date (midnight UTC); the default is today (UTC), and one
-// bound alone makes a day from it.
+// an RFC 3339 time or a date (midnight in the tenant's time zone, as in the
+// history); the default is today in the tenant's time zone, and one bound alone
+// makes a day from it.
 func (s *Server) getAgentStats(c echo.Context) error {
 	agent, _, err := s.target(c)
 	if err != nil {
@@ -579,18 +580,24 @@ func (s *Server) getAgentStats(c echo.Context) error {
 				Message: "unknown query parameter " + name + " (from and to bound the window)"}
 		}
 	}
-	from, err := statsTime("from", q.Get("from"))
+	from, err := s.historyTime(c, "from")
 	if err != nil {
 		return err
 	}
-	to, err := statsTime("to", q.Get("to"))
+	to, err := s.historyTime(c, "to")
 	if err != nil {
 		return err
 	}
+	from, to = from.UTC(), to.UTC()
 	now := time.Now().UTC()
 	switch {
 	case from.IsZero() && to.IsZero():
-		from = now.Truncate(statsDay)
+		loc, err := s.tenantLocation(c)
+		if err != nil {
+			return err
+		}
+		local := now.In(loc)
+		from = time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc).UTC()
 		to = from.Add(statsDay)
 	case to.IsZero():
 		to = from.Add(statsDay)
@@ -606,20 +613,4 @@ func (s *Server) getAgentStats(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, stats)
-}
-
-// statsTime parses a bound of the stats window: RFC 3339, or a date meaning its
-// midnight UTC; empty is the zero time.
-func statsTime(field, v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, errMalformed(field, field+" must be an RFC 3339 time (2025-01-31T09:00:00Z) or a date (2025-01-31)")
 }
