@@ -591,11 +591,20 @@ func (w *interaction) onConference(ctx workflow.Context, in ConferenceInput) (*I
 }
 
 func (w *interaction) validateLeave(in LeaveConferenceInput) error {
-	if err := w.checkHeld(in.Actor, "a conference"); err != nil {
+	actor := in.Actor
+	if actor.AgentID != "" && actor.AgentID == in.UserID && w.participant(in.UserID, "") >= 0 {
+		// A participant may leave by themselves.
+		actor.AgentID = ""
+	}
+	if err := w.checkHeld(actor, "a conference"); err != nil {
 		return err
 	}
-	if w.participant(in.UserID, in.Number) < 0 {
+	i := w.participant(in.UserID, in.Number)
+	switch {
+	case i < 0:
 		return invalidAction("userId", "no such participant in the conference")
+	case w.st.Participants[i].Consultation:
+		return notAllowed("a consulted agent leaves by declining, or the transfer is cancelled")
 	}
 	return nil
 }
