@@ -236,16 +236,9 @@ func (a *Activities) HandOver(ctx context.Context, in HandoverRequest) (Handover
 		return HandoverResult{}, storeError(err)
 	}
 	ch := in.Channel
-	capacity, err := a.Store.AgentCapacity(ctx, u.TenantID, in.ToAgentID)
-	if errors.Is(err, pgstore.ErrNotFound) {
-		return HandoverResult{}, temporal.NewNonRetryableApplicationError("no such agent in this tenant", ErrTypeUnknownTarget, err, "target.id")
-	}
+	c, err := a.capacityOn(ctx, u.TenantID, in.ToAgentID, ch)
 	if err != nil {
-		return HandoverResult{}, storeError(err)
-	}
-	c, ok := capacity[ch]
-	if !ok {
-		c = q.DefaultCapacity[ch]
+		return HandoverResult{}, targetError(err)
 	}
 	res, err := a.Presence.Handover(ctx, u.TenantID, in.FromAgentID, in.ToAgentID, u.InteractionID, ch, c, q.RingTimeout+dispatch.ReservationMargin)
 	if err != nil {
@@ -327,16 +320,9 @@ func (a *Activities) ReserveConsultation(ctx context.Context, in ConsultRequest)
 	if ok && held.Agent == in.AgentID {
 		until = held.ExpiresAt.Add(-dispatch.ReservationMargin)
 	} else {
-		capacity, err := a.Store.AgentCapacity(ctx, in.TenantID, in.AgentID)
-		if errors.Is(err, pgstore.ErrNotFound) {
-			return ConsultResult{}, temporal.NewNonRetryableApplicationError("no such agent in this tenant", ErrTypeUnknownTarget, err, "target.id")
-		}
+		c, err := a.capacityOn(ctx, in.TenantID, in.AgentID, in.Channel)
 		if err != nil {
-			return ConsultResult{}, storeError(err)
-		}
-		c, ok := capacity[in.Channel]
-		if !ok {
-			c = q.DefaultCapacity[in.Channel]
+			return ConsultResult{}, targetError(err)
 		}
 		reserved, err := a.Presence.Reserve(ctx, in.TenantID, in.AgentID, in.ConsultationID, in.Channel, c, q.RingTimeout+dispatch.ReservationMargin)
 		if err != nil || !reserved {
@@ -517,17 +503,9 @@ func (a *Activities) StartOutbound(ctx context.Context, in OutboundRequest) (Out
 		return OutboundResult{}, err
 	}
 	if !ok || held.Agent != in.AgentID {
-		q, err := a.Store.GetAssignmentQueue(ctx, ix.TenantID, queueID)
+		c, err := a.capacityOn(ctx, ix.TenantID, in.AgentID, ix.Channel)
 		if err != nil {
 			return OutboundResult{}, storeError(err)
-		}
-		capacity, err := a.Store.AgentCapacity(ctx, ix.TenantID, in.AgentID)
-		if err != nil {
-			return OutboundResult{}, storeError(err)
-		}
-		c, ok := capacity[ix.Channel]
-		if !ok {
-			c = q.DefaultCapacity[ix.Channel]
 		}
 		reserved, err := a.Presence.ReserveOwn(ctx, ix.TenantID, in.AgentID, ix.ID, ix.Channel, c, outboundHold)
 		if err != nil {
@@ -555,4 +533,21 @@ func (a *Activities) StartOutbound(ctx context.Context, in OutboundRequest) (Out
 		return OutboundResult{}, err
 	}
 	return OutboundResult{OK: true, QueueID: queueID}, nil
+}
+
+// capacityOn is an agent's effective capacity on a channel: their own over the
+// tenant's default over the system's (pgstore AgentCapacity). ErrNotFound for a user
+// who is not an agent of the tenant.
+func (a *Activities) capacityOn(ctx context.Context, tenantID, agentID string, ch routing.Channel) (int, error) {
+	capacity, err := a.Store.AgentCapacity(ctx, tenantID, agentID)
+	return capacity[ch], err
+}
+
+// targetError refuses for good a transfer target that is not an agent of the
+// tenant, naming target.id; other store errors as storeError.
+func targetError(err error) error {
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError("no such agent in this tenant", ErrTypeUnknownTarget, err, "target.id")
+	}
+	return storeError(err)
 }
