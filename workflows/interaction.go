@@ -435,15 +435,10 @@ func (w *interaction) offer(ctx workflow.Context) (activities.OfferResult, error
 	attempt := w.st.Offers + 1
 	var res activities.OfferResult
 	req := activities.OfferRequest{Interaction: w.st.Interaction, Enqueue: !w.enqueued, Attempt: attempt, Version: w.st.Version + 1}
-	var err error
-	if w.local || (!w.enqueued && workflow.GetVersion(ctx, localOfferChange, workflow.DefaultVersion, 1) >= 1) {
-		// The first offer runs in the workflow task that starts the run (a local
-		// activity): no round trip through the activity task queue between a new
-		// interaction and its first offer.
-		err = workflow.ExecuteLocalActivity(localOptions(ctx), offerInteraction, req).Get(ctx, &res)
-	} else {
-		err = w.call(ctx, "OfferInteraction", req).Get(ctx, &res)
-	}
+	// In runs with local activities the first offer is made in the workflow task
+	// that starts the run: no round trip through the activity task queue between a
+	// new interaction and its first offer.
+	err := w.call(ctx, "OfferInteraction", req).Get(ctx, &res)
 	if err != nil {
 		return res, err
 	}
@@ -632,10 +627,9 @@ func (w *interaction) finish(ctx workflow.Context) {
 	var tl []pgstore.TimelineEvent
 	if w.lifecycle {
 		unhold(ctx, &next)
-		next.Status = pgstore.InteractionAbandoned
 		next.Outcome = pgstore.OutcomeAbandoned
-		if next.AgentID != "" {
-			next.Status, next.Outcome = pgstore.InteractionEnded, pgstore.OutcomeCompleted
+		if next.Status == pgstore.InteractionEnded {
+			next.Outcome = pgstore.OutcomeCompleted
 		}
 		if w.outcome != "" {
 			next.Outcome = w.outcome
@@ -643,7 +637,6 @@ func (w *interaction) finish(ctx workflow.Context) {
 		if next.ConversationStatus != "" {
 			next.ConversationStatus = pgstore.ConversationClosed
 		}
-
 		if w.transferOut != nil {
 			tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionTransferred, At: now, ActorID: w.end.ActorID, Data: w.transferDetail})
 		}
@@ -1031,10 +1024,6 @@ func offerNotOpen(msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, ErrTypeOfferNotOpen, nil)
 }
 
-// offerInteraction names OfferInteraction where it runs as a local activity: the
-// worker's registered Activities run it.
-const offerInteraction = "OfferInteraction"
-
 // localChange marks runs whose activities (but sending a message over a channel)
 // run as local activities, in the workflow task of the change that calls them: an
 // agent's action costs one workflow task instead of three, and no round trip through
@@ -1051,9 +1040,6 @@ func (w *interaction) call(ctx workflow.Context, name string, arg any) workflow.
 	}
 	return workflow.ExecuteActivity(activityOptions(ctx), name, arg)
 }
-
-// localOfferChange marks runs whose first offer is a local activity.
-const localOfferChange = "first-offer-local"
 
 // localOptions are those of a local activity on the assignment path: retried like
 // the activities, each attempt short.
