@@ -43,12 +43,13 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
         -o /out/switchboard ./cmd/switchboard
 
 # ---------------------------------------------------------------------------
-# Runtime stage: Alpine for CA certificates, time zone data and busybox wget
-# (used by the health checks); the service itself runs as an unprivileged user.
+# Runtime stage: Alpine for CA certificates, time zone data, busybox wget (used
+# by the health checks) and espeak-ng (text-to-speech of waiting strategies); the
+# service itself runs as an unprivileged user.
 # ---------------------------------------------------------------------------
 FROM alpine:${ALPINE_VERSION}
 
-RUN apk add --no-cache ca-certificates tzdata \
+RUN apk add --no-cache ca-certificates tzdata espeak-ng \
     && addgroup -S -g 10001 switchboard \
     && adduser -S -D -H -u 10001 -G switchboard -h /var/lib/switchboard -s /sbin/nologin switchboard \
     && install -d -o switchboard -g switchboard -m 0750 /var/lib/switchboard

@@ -21,11 +21,14 @@ build:
 run: build
 	./$(BIN) dev
 
-# Test peers that come from Debian: SIPp for SIP.
+# Test peers that come from Debian: SIPp for SIP, espeak-ng for text-to-speech.
 deps-test:
 	@command -v sipp >/dev/null 2>&1 || { \
 		echo "installing sip-tester (SIPp) for the SIP tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+		echo "installing espeak-ng for the text-to-speech tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 
 test: deps-test
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -39,6 +42,14 @@ LIFECYCLE_RATE         ?= 100
 LIFECYCLE_ACTIONS      ?= 600
 LIFECYCLE_INTERACTIONS ?= 200
 LIFECYCLE_CONCURRENCY  ?= 16
+# BenchmarkWebhookDelivery: WEBHOOK_DELIVERIES events delivered to a receiver on this machine,
+# 16 published at once, against plain POSTs of the same bodies.
+WEBHOOK_DELIVERIES ?= 1000
+# BenchmarkDoNotCallLookup: the check before every outbound dial over DNC_NUMBERS listed numbers.
+DNC_NUMBERS ?= 10000000
+# BenchmarkDurableTimers: TIMERS snoozed conversations and callbacks waiting at once, due in a
+# window a few minutes ahead, against as many bare sleeping workflows; a restart while they wait.
+TIMERS ?= 100000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./telemetry/ ./routing/ ./presence/
 	$(GO) test -run '^$$' -bench WorkflowRoundTrip -benchtime 200x ./cmd/switchboard/
@@ -47,6 +58,9 @@ bench:
 	$(GO) test -run '^$$' -bench Lifecycle -benchtime 1x -timeout 20m ./cmd/switchboard/ \
 		-lifecycle-rate $(LIFECYCLE_RATE) -lifecycle-actions $(LIFECYCLE_ACTIONS) \
 		-lifecycle-interactions $(LIFECYCLE_INTERACTIONS) -lifecycle-concurrency $(LIFECYCLE_CONCURRENCY)
+	$(GO) test -run '^$$' -bench WebhookDelivery -benchtime 1x -timeout 20m ./cmd/switchboard/ -webhook-deliveries $(WEBHOOK_DELIVERIES)
+	$(GO) test -run '^$$' -bench DoNotCallLookup -benchtime 1x -timeout 20m ./pgstore/ -dnc-numbers $(DNC_NUMBERS)
+	$(GO) test -run '^$$' -bench DurableTimers -benchtime 1x -timeout 300m ./cmd/switchboard/ -timers $(TIMERS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -37,9 +37,16 @@ type Activities struct {
 	// Events is the realtime feed the interactions' lifecycle events go to; nil
 	// publishes nothing.
 	Events *events.Feed
+	// Webhooks delivers the events published to Events to the tenants' webhook
+	// endpoints as well; nil delivers none.
+	Webhooks *Webhooks
 	// Signal sends a signal to a workflow (an agent's session, told of voice
 	// changes); nil uses the client of the worker running the activity.
 	Signal func(ctx context.Context, workflowID, signal string, arg any) error
+	// ExportDir is where exports of the interaction history are written: the
+	// exports folder of the data directory, which the API reads too; empty
+	// refuses exports.
+	ExportDir string
 
 	campaignsOnce sync.Once
 	campaigns     *campaigns

@@ -32,8 +32,11 @@ type InteractionEvent struct {
 	PreviousQueueID string `json:"previousQueueId,omitempty"`
 	// Detail is what a lifecycle change adds: the transfer's target, the
 	// participant added, the disposition, the customer linked…
-	Detail  map[string]any `json:"detail,omitempty"`
-	Version int64          `json:"version"`
+	Detail map[string]any `json:"detail,omitempty"`
+	// ScreenPop is the CRM page the agent's desktop opens (offered, ringing,
+	// connected, showCrm) when the campaign has one.
+	ScreenPop *ScreenPop `json:"screenPop,omitempty"`
+	Version   int64      `json:"version"`
 }
 
 // publish adds an interaction's event to its tenant's feed, once: the key is the
@@ -55,12 +58,15 @@ func (a *Activities) publish(ctx context.Context, tenantID, typ string, e Intera
 			who = append(who, id)
 		}
 	}
-	_, err = a.Events.Publish(ctx, events.Event{
+	ev := events.Event{
 		Key:  fmt.Sprintf("interaction/%s/%d/%s", e.InteractionID, e.Version, typ),
 		Type: typ, TenantID: tenantID, At: time.Now().UTC(), InteractionID: e.InteractionID,
 		Agents: who, Data: data,
-	})
-	return err
+	}
+	if _, err = a.Events.Publish(ctx, ev); err != nil {
+		return err
+	}
+	return a.Webhooks.Deliver(ctx, ev)
 }
 
 // interactionEvent is the event payload of an interaction as the workflow holds it.

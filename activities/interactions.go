@@ -155,6 +155,9 @@ func (a *Activities) OfferInteraction(ctx context.Context, in OfferRequest) (Off
 	}
 	e := interactionEvent(ix)
 	e.Status, e.QueueID, e.OfferedAgentID, e.Attempt, e.RingUntil, e.Version = st.Status, out.QueueID, dec.AgentID, in.Attempt, &until, st.Version
+	if e.ScreenPop, err = a.screenPop(ctx, ix, out.QueueID, dec.AgentID); err != nil {
+		return OfferResult{}, err
+	}
 	if err := a.publish(ctx, ix.TenantID, events.InteractionOffered, e, dec.AgentID); err != nil {
 		return OfferResult{}, err
 	}
@@ -182,6 +185,9 @@ type ConfirmRequest struct {
 	Update pgstore.InteractionUpdate `json:"update"`
 	// Voice, for a call, puts the agent in the call once it is theirs.
 	Voice *VoiceStep `json:"voice,omitempty"`
+	// Interaction is the interaction as the workflow holds it, for its screen
+	// pop; without it the read model's is read.
+	Interaction *pgstore.Interaction `json:"interaction,omitempty"`
 }
 
 // ConfirmOffer makes the agent's reservation a held slot (presence.Confirm) and
@@ -197,7 +203,11 @@ func (a *Activities) ConfirmOffer(ctx context.Context, in ConfirmRequest) (bool,
 	if _, err := a.Store.RecordInteraction(ctx, u); err != nil {
 		return false, storeError(err)
 	}
-	if err := a.publish(ctx, u.TenantID, events.InteractionConnected, stateEvent(u.InteractionID, u.State), in.AgentID); err != nil {
+	ix, err := a.interactionOf(ctx, in.Interaction, u.TenantID, u.InteractionID)
+	if err != nil {
+		return false, err
+	}
+	if err := a.publishConnected(ctx, ix, stateEvent(u.InteractionID, u.State), in.AgentID); err != nil {
 		return false, err
 	}
 	if in.Voice != nil {

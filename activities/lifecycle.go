@@ -264,6 +264,9 @@ func (a *Activities) HandOver(ctx context.Context, in HandoverRequest) (Handover
 	}
 	e := stateEvent(u.InteractionID, u.State)
 	e.Attempt, e.RingUntil = u.State.Offers, &until
+	if e.ScreenPop, err = a.storedScreenPop(ctx, u.TenantID, u.InteractionID, in.ToAgentID); err != nil {
+		return HandoverResult{}, err
+	}
 	if err := a.publish(ctx, u.TenantID, events.InteractionOffered, e, in.ToAgentID); err != nil {
 		return HandoverResult{}, err
 	}
@@ -431,25 +434,46 @@ type DisposeRequest struct {
 	// entry; Note is the disposal's notes as a note.
 	Update pgstore.InteractionUpdate `json:"update"`
 	Note   *pgstore.Note             `json:"note,omitempty"`
+	// CallbackID is the callback the disposal schedules (the code must have the
+	// callback flag); a callback code needs one unless the disposal is Auto.
+	CallbackID string `json:"callbackId,omitempty"`
+	// Params are the disposal's custom attributes, kept in its timeline entry.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // DisposeInteraction resolves the disposition (ResolveDisposition: a class or code
 // the campaign does not have is refused for good, naming the field), records the
 // disposed state with it, its timeline entry and the notes, and publishes
-// interactionDisposed. It answers the disposition applied (nil when the campaign has
-// no codes). Retries are harmless, like RecordChange's.
+// interactionDisposed. A code with the callback flag needs the disposal's callback,
+// and only such a code takes one (refused for good, naming the field). It answers
+// the disposition applied (nil when the campaign has no codes). Retries are
+// harmless, like RecordChange's.
 func (a *Activities) DisposeInteraction(ctx context.Context, in DisposeRequest) (*pgstore.AppliedDisposition, error) {
 	d, err := a.ResolveDisposition(ctx, DispositionRequest{TenantID: in.Update.TenantID, CampaignID: in.CampaignID, Class: in.Class, Code: in.Code})
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDisposalCallback(d, in); err != nil {
+		return nil, err
+	}
 	u := in.Update
 	detail := map[string]any{"auto": in.Auto}
+	if in.CallbackID != "" {
+		detail["callbackId"] = in.CallbackID
+	}
+	if len(in.Params) > 0 {
+		detail["params"] = in.Params
+	}
 	var applied *pgstore.AppliedDisposition
 	if d != nil {
 		applied = &pgstore.AppliedDisposition{ClassID: d.ClassID, Class: d.Class, CodeID: d.CodeID, Code: d.Code, Auto: in.Auto, Notes: in.Notes}
 		detail["class"], detail["code"], detail["classId"], detail["codeId"] = d.Class, d.Code, d.ClassID, d.CodeID
 		detail["blacklist"], detail["callback"], detail["success"] = d.Blacklist, d.Callback, d.Success
+	}
+	if d != nil && d.Blacklist {
+		if err := a.listDisposedCustomer(ctx, u, d.Code, detail); err != nil {
+			return nil, err
+		}
 	}
 	u.State.Disposition = applied
 	u.Events = slices.Clone(u.Events)
@@ -503,6 +527,11 @@ func (a *Activities) StartOutbound(ctx context.Context, in OutboundRequest) (Out
 		return OutboundResult{}, err
 	}
 	if !ok || held.Agent != in.AgentID {
+		// Before the slot is taken: a retry that finds it taken was checked by the
+		// attempt that took it.
+		if err := a.refuseDoNotCall(ctx, ix); err != nil {
+			return OutboundResult{}, err
+		}
 		c, err := a.capacityOn(ctx, ix.TenantID, in.AgentID, ix.Channel)
 		if err != nil {
 			return OutboundResult{}, storeError(err)
@@ -529,7 +558,7 @@ func (a *Activities) StartOutbound(ctx context.Context, in OutboundRequest) (Out
 	}
 	ce := stateEvent(u.InteractionID, u.State)
 	ce.Channel, ce.QueueID, ce.CustomerPhone = ix.Channel, queueID, ix.CustomerPhone
-	if err := a.publish(ctx, ix.TenantID, events.InteractionConnected, ce, in.AgentID); err != nil {
+	if err := a.publishConnected(ctx, ix, ce, in.AgentID); err != nil {
 		return OutboundResult{}, err
 	}
 	return OutboundResult{OK: true, QueueID: queueID}, nil

@@ -27,6 +27,7 @@ func (s *Server) registerCampaigns(v1 *echo.Group) {
 	v1.PATCH("/campaigns/:id", s.updateCampaign, s.authenticate, admin)
 	v1.DELETE("/campaigns/:id", s.deleteCampaign, s.authenticate, admin)
 	v1.GET("/campaigns/:id/dispositions", s.getDispositions, s.authenticate, desks)
+	v1.GET("/campaigns/:id/knowledge-base", s.getKnowledgeBase, s.authenticate, desks)
 	v1.PUT("/campaigns/:id/dispositions", s.setDispositions, s.authenticate, admin)
 }
 

@@ -46,6 +46,10 @@ const (
 	// CodeSessionExpired: the session ended when its heartbeat lapsed; the
 	// desktop logs in again.
 	CodeSessionExpired = "session_expired"
+	// CodeDoNotCall: an outbound call to a number on the tenant's do-not-call
+	// list: 422 naming the field when the request gives the number, 409 when a
+	// stored object's number (a callback's) is listed.
+	CodeDoNotCall = "do_not_call"
 )
 
 func errMalformed(field, msg string) *Error {

@@ -122,7 +122,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 	documented := doc.Components.Schemas.ErrorResponse.Properties.Error.Properties.Code.Enum
 	codes := []string{CodeMalformed, CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
 		CodeMethodNotAllowed, CodeTooLarge, CodeUnavailable, CodeTimeout, CodeInternal,
-		CodeAgentDisabled, CodeActiveInteractions, CodeNotLoggedIn, CodeSessionExpired}
+		CodeAgentDisabled, CodeActiveInteractions, CodeNotLoggedIn, CodeSessionExpired, CodeDoNotCall}
 	slices.Sort(documented)
 	slices.Sort(codes)
 	if !slices.Equal(documented, codes) {

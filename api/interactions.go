@@ -81,6 +81,9 @@ type NewInteraction struct {
 	CampaignID string `json:"campaignId"`
 	// Metadata is custom metadata kept with the interaction.
 	Metadata map[string]string `json:"metadata"`
+	// CustomerID links the customer record (by its ID or external ID) from the
+	// start; without it, the tenant's journey settings may find or create one.
+	CustomerID string `json:"customerId"`
 
 	channel routing.Channel
 }
@@ -167,6 +170,9 @@ func (n *NewInteraction) Validate() error {
 	n.CampaignID = strings.TrimSpace(n.CampaignID)
 	if n.CampaignID != "" && uuid.Validate(n.CampaignID) != nil {
 		return bad("campaignId", "must be a campaign ID")
+	}
+	if n.CustomerID = strings.TrimSpace(n.CustomerID); len(n.CustomerID) > 200 {
+		return bad("customerId", "must be at most 200 characters")
 	}
 	if len(n.Metadata) > maxAttributes {
 		return bad("metadata", "at most %d entries", maxAttributes)
@@ -262,40 +268,55 @@ func (s *Server) createInteraction(c echo.Context) error {
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	p := principal(c)
-	ctx := c.Request().Context()
+	view, created, err := s.startInteraction(c.Request().Context(), principal(c), &in)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return c.JSON(http.StatusOK, view)
+	}
+	return c.JSON(http.StatusCreated, view)
+}
+
+// startInteraction starts the workflow of a validated new interaction for the caller p.
+// created is false when the request ID repeats an earlier call: view is then the
+// interaction that call created.
+func (s *Server) startInteraction(ctx context.Context, p pgstore.Principal, in *NewInteraction) (view pgstore.Interaction, created bool, err error) {
 	if in.CampaignID != "" {
 		if _, err := s.store.GetCampaign(ctx, p.TenantID, in.CampaignID); errors.Is(err, pgstore.ErrNotFound) {
-			return invalidField("campaignId", "no such campaign")
+			return view, false, invalidField("campaignId", "no such campaign")
 		} else if err != nil {
-			return err
+			return view, false, err
 		}
 	}
-	var (
-		dec routing.Decision
-		err error
-	)
+	var dec routing.Decision
 	direction := pgstore.Inbound
 	if p.Role == pgstore.RoleAgent && in.Direction != string(pgstore.Outbound) {
-		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "agents create outbound interactions only; inbound ones come from channels and integrations"}
+		return view, false, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "agents create outbound interactions only; inbound ones come from channels and integrations"}
 	}
 	if in.Direction == string(pgstore.Outbound) {
 		direction = pgstore.Outbound
-		if err := s.outboundAgent(c, &in); err != nil {
-			return err
+		if first, err := s.refuseDoNotCall(ctx, p, in); err != nil || first != nil {
+			if first != nil {
+				return *first, false, nil
+			}
+			return view, false, err
+		}
+		if err := s.outboundAgent(ctx, p, in); err != nil {
+			return view, false, err
 		}
 		dec, err = s.outboundQueue(ctx, p.TenantID, in.CampaignID)
 	} else {
-		dec, err = s.route(ctx, p.TenantID, &in)
+		dec, err = s.route(ctx, p.TenantID, in)
 	}
 	if err != nil {
-		return err
+		return view, false, err
 	}
 	queueID := dec.QueueID
 	if dec.Default {
 		// routing names the fallback; the tenant's Default queue has a UUID.
 		if queueID, err = s.store.DefaultQueueID(ctx, p.TenantID); err != nil {
-			return err
+			return view, false, err
 		}
 	}
 	id := uuid.NewString()
@@ -313,11 +334,31 @@ func (s *Server) createInteraction(c echo.Context) error {
 	if direction == pgstore.Outbound {
 		customerAddress = in.To
 	}
+	customerID, err := s.interactionCustomer(ctx, p.TenantID, in, direction, phone, name)
+	if err != nil {
+		return view, false, err
+	}
+	var outside *workflows.OutsideHours
+	if direction == pgstore.Inbound {
+		if outside, err = s.outsideHours(ctx, p.TenantID, queueID, in.channel, time.Now()); err != nil {
+			return view, false, err
+		}
+	}
+	var waiting *pgstore.WaitingStrategySettings
+	if direction == pgstore.Inbound && outside == nil && in.channel != routing.Voice && in.AgentID == "" {
+		// The waiting strategy of the sender the customer wrote to; without it the
+		// conversation waits as usual.
+		if waiting, err = s.store.WaitingStrategyFor(ctx, p.TenantID, in.Channel, in.To); err != nil {
+			s.logger.Warn("waiting strategy not read; the conversation waits without it", "tenant_id", p.TenantID, "interaction", id, "error", err)
+			waiting = nil
+		}
+	}
 	wf := workflows.InteractionInput{
 		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: direction, AgentID: in.AgentID,
 		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, customerAddress), CustomerName: name,
 		Tags: in.Tags, QueueID: queueID, RouteID: dec.RouteID, Priority: dec.Priority, RequiredSkills: dec.RequiredSkills,
-		CampaignID: in.CampaignID, Metadata: in.Metadata, CreatedAt: time.Now().UTC(),
+		CampaignID: in.CampaignID, Metadata: in.Metadata, CustomerID: customerID, CreatedAt: time.Now().UTC(),
+		OutsideHours: outside, Waiting: waiting,
 	}
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.InteractionIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(p.TenantID),
@@ -341,7 +382,7 @@ func (s *Server) createInteraction(c echo.Context) error {
 		// separate API process starts the ordinary way.
 		EnableEagerStart: true,
 	}, workflows.Interaction, wf)
-	view := interactionOf(wf)
+	view = interactionOf(wf)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started) && in.RequestID != "":
@@ -349,12 +390,12 @@ func (s *Server) createInteraction(c echo.Context) error {
 		if first, ok := s.findInteraction(ctx, p.TenantID, id); ok {
 			view = first
 		}
-		return c.JSON(http.StatusOK, view)
+		return view, false, nil
 	case err != nil:
 		s.logger.Error("interaction workflow not started", "interaction", id, "error", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the interaction could not be started (Temporal did not answer); send it again with the same requestId"}
+		return view, false, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the interaction could not be started (Temporal did not answer); send it again with the same requestId"}
 	}
-	return c.JSON(http.StatusCreated, view)
+	return view, true, nil
 }
 
 // interactionOf is the interaction as created, before its workflow wrote anything.
@@ -366,7 +407,7 @@ func interactionOf(in workflows.InteractionInput) pgstore.Interaction {
 		RouteID: in.RouteID, Priority: in.Priority, RequiredSkills: nonNilStrings(in.RequiredSkills),
 		CampaignID: in.CampaignID, Metadata: in.Metadata,
 		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, ExcludedAgents: []string{},
-			Participants: []pgstore.Participant{}, QueuedAt: in.CreatedAt},
+			Participants: []pgstore.Participant{}, QueuedAt: in.CreatedAt, CustomerID: in.CustomerID},
 		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt,
 	}
 }
@@ -549,25 +590,32 @@ func errUnknownQueue() *Error {
 // updateInteraction runs an update of the interaction workflow and answers its
 // result, or its refusal in the documented error format.
 func (s *Server) updateInteraction(c echo.Context, name string, arg any) error {
-	p := principal(c)
-	id := c.Param("id")
-	if _, err := uuid.Parse(id); err != nil {
-		return errNotFound("no such interaction")
+	st, err := s.runUpdate(c.Request().Context(), principal(c).TenantID, c.Param("id"), name, arg)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), interactionCallTimeout)
+	return c.JSON(http.StatusOK, st.Interaction)
+}
+
+// runUpdate runs the update name of interaction id and waits for its result.
+func (s *Server) runUpdate(ctx context.Context, tenantID, id, name string, arg any) (workflows.InteractionState, error) {
+	var st workflows.InteractionState
+	if _, err := uuid.Parse(id); err != nil {
+		return st, errNotFound("no such interaction")
+	}
+	uctx, cancel := context.WithTimeout(ctx, interactionCallTimeout)
 	defer cancel()
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	h, err := s.temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflows.InteractionWorkflowID(id), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var st workflows.InteractionState
 	if err == nil {
-		err = h.Get(ctx, &st)
+		err = h.Get(uctx, &st)
 	}
 	if err != nil {
-		return s.interactionError(c.Request().Context(), p.TenantID, id, err)
+		return st, s.interactionError(ctx, tenantID, id, err)
 	}
-	return c.JSON(http.StatusOK, st.Interaction)
+	return st, nil
 }
 
 // interactionError maps a refused or failed update to an API error.
@@ -649,9 +697,7 @@ func (s *Server) outboundQueue(ctx context.Context, tenantID, campaignID string)
 
 // outboundAgent settles who starts an outbound interaction: an agent starts their
 // own; others name a logged-in agent of the tenant.
-func (s *Server) outboundAgent(c echo.Context, in *NewInteraction) error {
-	p := principal(c)
-	ctx := c.Request().Context()
+func (s *Server) outboundAgent(ctx context.Context, p pgstore.Principal, in *NewInteraction) error {
 	switch {
 	case p.Role == pgstore.RoleAgent && in.AgentID != "" && in.AgentID != p.UserID:
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "agents start outbound interactions of their own only"}

@@ -71,9 +71,16 @@ func (s *Server) unholdInteraction(c echo.Context) error {
 
 // transferRequest is the body of a transfer.
 type transferRequest struct {
-	Mode   string                   `json:"mode"`
-	Target workflows.TransferTarget `json:"target"`
-	Reason string                   `json:"reason"`
+	Mode   string         `json:"mode"`
+	Target transferTarget `json:"target"`
+	Reason string         `json:"reason"`
+}
+
+// transferTarget is a transfer's target as sent: ContactID, instead of Number, names
+// an internal contact whose number an external transfer dials.
+type transferTarget struct {
+	workflows.TransferTarget
+	ContactID string `json:"contactId"`
 }
 
 func (s *Server) transferInteraction(c echo.Context) error {
@@ -83,6 +90,16 @@ func (s *Server) transferInteraction(c echo.Context) error {
 	}
 	in.Mode, in.Reason = strings.TrimSpace(in.Mode), strings.TrimSpace(in.Reason)
 	in.Target.Kind, in.Target.ID, in.Target.Number = strings.TrimSpace(in.Target.Kind), strings.TrimSpace(in.Target.ID), strings.TrimSpace(in.Target.Number)
+	if in.Target.ContactID != "" {
+		if in.Target.Kind == "" {
+			in.Target.Kind = "external"
+		}
+		n, err := s.contactTarget(c, "target.", in.Target.Kind, in.Target.Number, in.Target.ContactID)
+		if err != nil {
+			return err
+		}
+		in.Target.Number = n
+	}
 	switch {
 	case in.Mode != "" && in.Mode != "cold" && in.Mode != "warm":
 		return invalidField("mode", "must be cold or warm")
@@ -121,7 +138,7 @@ func (s *Server) transferInteraction(c echo.Context) error {
 	if in.Mode == "" {
 		in.Mode = "cold"
 	}
-	return s.updateInteraction(c, workflows.TransferUpdate, workflows.TransferInput{Actor: actingAs(c), Mode: in.Mode, Target: in.Target, Reason: in.Reason})
+	return s.updateInteraction(c, workflows.TransferUpdate, workflows.TransferInput{Actor: actingAs(c), Mode: in.Mode, Target: in.Target.TransferTarget, Reason: in.Reason})
 }
 
 func (s *Server) completeTransfer(c echo.Context) error {
@@ -132,17 +149,29 @@ func (s *Server) cancelTransfer(c echo.Context) error {
 	return s.updateInteraction(c, workflows.CancelTransferUpdate, workflows.HoldInput{Actor: actingAs(c)})
 }
 
-// conferenceRequest is the body of a conference or leave request.
+// conferenceRequest is the body of a conference or leave request. ContactID,
+// instead of Number, names an internal contact by the number it is dialed on.
 type conferenceRequest struct {
-	Kind   pgstore.ParticipantKind `json:"kind"`
-	UserID string                  `json:"userId"`
-	Number string                  `json:"number"`
+	Kind      pgstore.ParticipantKind `json:"kind"`
+	UserID    string                  `json:"userId"`
+	Number    string                  `json:"number"`
+	ContactID string                  `json:"contactId"`
 }
 
 func (s *Server) conferenceInteraction(c echo.Context) error {
 	var in conferenceRequest
 	if err := decode(c, &in); err != nil {
 		return err
+	}
+	if in.ContactID != "" {
+		if in.Kind == "" {
+			in.Kind = pgstore.ParticipantExternal
+		}
+		n, err := s.contactTarget(c, "", string(in.Kind), in.Number, in.ContactID)
+		if err != nil {
+			return err
+		}
+		in.Number = n
 	}
 	if !in.Kind.Valid() {
 		return invalidField("kind", "must be agent, supervisor or external")
@@ -155,6 +184,13 @@ func (s *Server) leaveConference(c echo.Context) error {
 	var in conferenceRequest
 	if err := decode(c, &in); err != nil {
 		return err
+	}
+	if in.ContactID != "" {
+		n, err := s.contactTarget(c, "", string(pgstore.ParticipantExternal), in.Number, in.ContactID)
+		if err != nil {
+			return err
+		}
+		in.Number = n
 	}
 	in.UserID, in.Number = strings.TrimSpace(in.UserID), strings.TrimSpace(in.Number)
 	if in.UserID == "" && in.Number == "" {
@@ -262,7 +298,12 @@ func (s *Server) linkCustomer(c echo.Context) error {
 	if in.CustomerID == "" || len(in.CustomerID) > 200 {
 		return invalidField("customerId", "must be 1 to 200 characters")
 	}
-	return s.updateInteraction(c, workflows.LinkCustomerUpdate, workflows.LinkCustomerInput{Actor: actingAs(c), CustomerID: in.CustomerID})
+	// A customer of the tenant, named by its ID or external ID; the link keeps its ID.
+	id, err := s.customerToLink(c, in.CustomerID)
+	if err != nil {
+		return err
+	}
+	return s.updateInteraction(c, workflows.LinkCustomerUpdate, workflows.LinkCustomerInput{Actor: actingAs(c), CustomerID: id})
 }
 
 func (s *Server) unlinkCustomer(c echo.Context) error {
@@ -274,6 +315,9 @@ type disposeRequest struct {
 	Class string `json:"dispositionClass"`
 	Code  string `json:"dispositionCode"`
 	Notes string `json:"notes"`
+	// Callback schedules a callback; the code must have the callback flag, and a
+	// callback code needs it.
+	Callback *disposalCallback `json:"callback"`
 }
 
 func (s *Server) disposeInteraction(c echo.Context) error {
@@ -294,6 +338,13 @@ func (s *Server) disposeInteraction(c echo.Context) error {
 			return err
 		}
 		d.Notes, d.NoteID = in.Notes, uuid.NewString()
+	}
+	if in.Callback != nil {
+		cb, err := in.Callback.resolve(time.Now().UTC())
+		if err != nil {
+			return err
+		}
+		d.Callback = cb
 	}
 	return s.updateInteraction(c, workflows.DisposeUpdate, d)
 }

@@ -23,6 +23,7 @@ import (
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/telemetry"
+	"switchboard/tts"
 )
 
 // Config holds what the API needs; every field but Wake is required.
@@ -37,6 +38,13 @@ type Config struct {
 	Wake dispatch.Wake
 	// Events is the realtime feed behind GET /v1/events.
 	Events *events.Feed
+	// ExportDir is where the workers write exports of the interaction history
+	// (the data directory's exports folder, shared with them); empty answers
+	// downloads 503.
+	ExportDir string
+	// TTSDir is where rendered speech is cached (the data directory's tts folder);
+	// empty caches under the system's temporary directory.
+	TTSDir string
 }
 
 // Server is the HTTP API.
@@ -50,6 +58,11 @@ type Server struct {
 	dispatch *dispatch.Dispatcher
 	wake     dispatch.Wake
 	events   *events.Feed
+	// exportDir is Config.ExportDir.
+	exportDir string
+	// ttsDir is Config.TTSDir; speech renders through the cache in it.
+	ttsDir string
+	speech *tts.Cache
 	// closing is closed when Serve begins to shut down, which ends event streams
 	// (they would otherwise hold the drain until its deadline).
 	closing   chan struct{}
@@ -63,7 +76,7 @@ func New(cfg Config) *Server {
 	e.HidePort = true
 	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger,
 		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence}, wake: cfg.Wake,
-		events: cfg.Events, closing: make(chan struct{})}
+		events: cfg.Events, exportDir: cfg.ExportDir, ttsDir: cfg.TTSDir, closing: make(chan struct{})}
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -99,10 +112,23 @@ func New(cfg Config) *Server {
 	s.registerSessions(v1)
 	s.registerInteractions(v1)
 	s.registerLifecycle(v1)
+	s.registerSnooze(v1)
 	s.registerMessages(v1)
 	s.registerEvents(v1)
 	s.registerHistory(v1)
 	s.registerMonitor(v1)
+	s.registerWebhooks(v1)
+	s.registerCallbacks(v1)
+	s.registerDoNotCall(v1)
+	s.registerInternalContacts(v1)
+	s.registerCRM(v1)
+	s.registerCustomers(v1)
+	s.registerJourney(v1)
+	s.registerExports(v1)
+	s.registerHours(v1)
+	s.registerVoiceWaiting(v1)
+	s.registerWaiting(v1)
+	s.registerSLA(v1)
 	return s
 }
 

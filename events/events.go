@@ -48,6 +48,9 @@ const (
 	MessageReceived                 = "messageReceived"
 	ConversationStatusChanged       = "conversationStatusChanged"
 	AgentStatusChanged              = "agentStatusChanged"
+	// ShowCRM tells the desktop of the agent who now holds an interaction to open
+	// its campaign's screen pop (data.screenPop.url).
+	ShowCRM = "showCrm"
 	// StreamReset tells a resuming client that events after its last one were
 	// trimmed: it must reload its state. It is never stored.
 	StreamReset = "streamReset"

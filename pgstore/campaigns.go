@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"switchboard/screenpop"
 )
 
 // The Default campaign every tenant starts with, and its disposition codes.
@@ -40,6 +42,9 @@ const (
 // callerIDPattern is an E.164 number: a plus, then up to 15 digits, the first not 0.
 var callerIDPattern = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
+// localePattern is a BCP 47 language tag: a language, then up to three subtags.
+var localePattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$`)
+
 // Campaign groups interactions for handling and reporting: the wrap-up that follows
 // them, the disposition codes they are closed with and, for outbound calls, the number
 // shown and whether they are recorded. Every tenant has one Default campaign, which
@@ -64,10 +69,17 @@ type Campaign struct {
 	// decides; nil for the tenant's Default queue.
 	DefaultQueueID *string `json:"defaultQueueId"`
 	// CallerID is the E.164 number shown to customers on outbound calls.
-	CallerID         *string   `json:"callerId"`
-	RecordingEnabled bool      `json:"recordingEnabled"`
-	CreatedAt        time.Time `json:"createdAt"`
-	UpdatedAt        time.Time `json:"updatedAt"`
+	CallerID         *string `json:"callerId"`
+	RecordingEnabled bool    `json:"recordingEnabled"`
+	// ScreenPopURL is the CRM page an agent's desktop opens when an interaction of
+	// the campaign rings on or connects to them, and KnowledgeBaseURL the page it
+	// opens at login: URL templates with {placeholders} (package screenpop).
+	ScreenPopURL     *string `json:"screenPopUrl"`
+	KnowledgeBaseURL *string `json:"knowledgeBaseUrl"`
+	// Locale is the language the campaign serves its customers in (BCP 47).
+	Locale    *string   `json:"locale"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // WrapUpTimeout is the campaign's wrap-up timeout; 0 means none.
@@ -123,6 +135,26 @@ func cleanCallerID(id *string) error {
 	return nil
 }
 
+// cleanTemplate trims a URL template and checks it (screenpop.Parse) for its kind.
+func cleanTemplate(field string, v *string, kind screenpop.Kind) error {
+	*v = strings.TrimSpace(*v)
+	if *v == "" {
+		return invalid(field, "is empty: send null to remove it")
+	}
+	if _, err := screenpop.Parse(*v, kind); err != nil {
+		return invalid(field, "%s", screenpop.Message(err))
+	}
+	return nil
+}
+
+func cleanLocale(v *string) error {
+	*v = strings.TrimSpace(*v)
+	if !localePattern.MatchString(*v) {
+		return invalid("locale", "must be a BCP 47 language tag such as en, en-GB or pt-BR")
+	}
+	return nil
+}
+
 func checkQueueRef(id string) error {
 	if !isUUID(id) {
 		return invalid("defaultQueueId", "must be a queue ID")
@@ -142,6 +174,9 @@ type NewCampaign struct {
 	DefaultQueueID       string `json:"defaultQueueId"`
 	CallerID             string `json:"callerId"`
 	RecordingEnabled     bool   `json:"recordingEnabled"`
+	ScreenPopURL         string `json:"screenPopUrl"`
+	KnowledgeBaseURL     string `json:"knowledgeBaseUrl"`
+	Locale               string `json:"locale"`
 }
 
 // Validate checks the new campaign and fills in defaults.
@@ -169,13 +204,32 @@ func (c *NewCampaign) Validate() error {
 		}
 	}
 	if c.CallerID != "" {
-		return cleanCallerID(&c.CallerID)
+		if err := cleanCallerID(&c.CallerID); err != nil {
+			return err
+		}
+	}
+	return c.cleanScreenPop()
+}
+
+func (c *NewCampaign) cleanScreenPop() error {
+	if c.ScreenPopURL != "" {
+		if err := cleanTemplate("screenPopUrl", &c.ScreenPopURL, screenpop.Interaction); err != nil {
+			return err
+		}
+	}
+	if c.KnowledgeBaseURL != "" {
+		if err := cleanTemplate("knowledgeBaseUrl", &c.KnowledgeBaseURL, screenpop.Login); err != nil {
+			return err
+		}
+	}
+	if c.Locale != "" {
+		return cleanLocale(&c.Locale)
 	}
 	return nil
 }
 
-// CampaignUpdate changes the fields that are set; null clears defaultQueueId and
-// callerId.
+// CampaignUpdate changes the fields that are set; null clears defaultQueueId,
+// callerId, screenPopUrl, knowledgeBaseUrl and locale.
 type CampaignUpdate struct {
 	Name                 *string `json:"name"`
 	Description          *string `json:"description"`
@@ -187,6 +241,9 @@ type CampaignUpdate struct {
 	DefaultQueueID           Nullable[string] `json:"defaultQueueId"`
 	CallerID                 Nullable[string] `json:"callerId"`
 	RecordingEnabled         *bool            `json:"recordingEnabled"`
+	ScreenPopURL             Nullable[string] `json:"screenPopUrl"`
+	KnowledgeBaseURL         Nullable[string] `json:"knowledgeBaseUrl"`
+	Locale                   Nullable[string] `json:"locale"`
 }
 
 // Validate checks the fields that are set on their own; references are checked by
@@ -220,9 +277,24 @@ func (u *CampaignUpdate) Validate() error {
 			return err
 		}
 	}
+	if v := u.ScreenPopURL.Value; v != nil {
+		if err := cleanTemplate("screenPopUrl", v, screenpop.Interaction); err != nil {
+			return err
+		}
+	}
+	if v := u.KnowledgeBaseURL.Value; v != nil {
+		if err := cleanTemplate("knowledgeBaseUrl", v, screenpop.Login); err != nil {
+			return err
+		}
+	}
+	if v := u.Locale.Value; v != nil {
+		if err := cleanLocale(v); err != nil {
+			return err
+		}
+	}
 	if u.Name == nil && u.Description == nil && u.Enabled == nil && u.WrapUpTimeoutSeconds == nil && !u.DefaultDispositionCodeID.Set &&
-		!u.DefaultQueueID.Set && !u.CallerID.Set && u.RecordingEnabled == nil {
-		return invalid("", "nothing to change: set name, description, enabled, wrapUpTimeoutSeconds, defaultDispositionCodeId, defaultQueueId, callerId or recordingEnabled")
+		!u.DefaultQueueID.Set && !u.CallerID.Set && u.RecordingEnabled == nil && !u.ScreenPopURL.Set && !u.KnowledgeBaseURL.Set && !u.Locale.Set {
+		return invalid("", "nothing to change: set name, description, enabled, wrapUpTimeoutSeconds, defaultDispositionCodeId, defaultQueueId, callerId, recordingEnabled, screenPopUrl, knowledgeBaseUrl or locale")
 	}
 	return nil
 }
@@ -238,6 +310,7 @@ type CampaignFilter struct {
 const campaignSelect = `
 	SELECT c.id, c.tenant_id, c.name, c.description, c.is_default, c.enabled, c.wrap_up_timeout_seconds,
 	       c.default_code_id::text, c.default_queue_id::text, c.caller_id, c.recording_enabled, c.created_at, c.updated_at,
+	       c.screen_pop_url, c.knowledge_base_url, c.locale,
 	       k.id::text, k.name, d.name, d.callback, d.blacklist, d.success
 	FROM campaigns c
 	LEFT JOIN disposition_codes d ON d.tenant_id = c.tenant_id AND d.campaign_id = c.id AND d.id = c.default_code_id
@@ -252,6 +325,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 	)
 	err := row.Scan(&c.ID, &c.TenantID, &c.Name, &c.Description, &c.IsDefault, &c.Enabled, &c.WrapUpTimeoutSeconds,
 		&c.DefaultDispositionCodeID, &c.DefaultQueueID, &c.CallerID, &c.RecordingEnabled, &c.CreatedAt, &c.UpdatedAt,
+		&c.ScreenPopURL, &c.KnowledgeBaseURL, &c.Locale,
 		&classID, &class, &code, &cb, &bl, &success)
 	if err != nil {
 		return c, err
@@ -297,10 +371,11 @@ func (s *Store) CreateCampaign(ctx context.Context, tenantID string, actor Actor
 		}
 		var id string
 		err := tx.QueryRow(ctx, `
-			INSERT INTO campaigns (tenant_id, name, description, enabled, wrap_up_timeout_seconds, default_queue_id, caller_id, recording_enabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id::text`,
+			INSERT INTO campaigns (tenant_id, name, description, enabled, wrap_up_timeout_seconds, default_queue_id, caller_id, recording_enabled,
+				screen_pop_url, knowledge_base_url, locale)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id::text`,
 			tenantID, in.Name, in.Description, *in.Enabled, *in.WrapUpTimeoutSeconds, nullUUID(in.DefaultQueueID),
-			nullText(in.CallerID), in.RecordingEnabled).Scan(&id)
+			nullText(in.CallerID), in.RecordingEnabled, nullText(in.ScreenPopURL), nullText(in.KnowledgeBaseURL), nullText(in.Locale)).Scan(&id)
 		if err != nil {
 			return campaignWriteError(err, in.Name)
 		}
@@ -411,6 +486,15 @@ func (s *Store) UpdateCampaign(ctx context.Context, tenantID string, actor Actor
 		if in.CallerID.Set {
 			next.CallerID = in.CallerID.Value
 		}
+		if in.ScreenPopURL.Set {
+			next.ScreenPopURL = in.ScreenPopURL.Value
+		}
+		if in.KnowledgeBaseURL.Set {
+			next.KnowledgeBaseURL = in.KnowledgeBaseURL.Value
+		}
+		if in.Locale.Set {
+			next.Locale = in.Locale.Value
+		}
 		if in.DefaultDispositionCodeID.Set {
 			code := in.DefaultDispositionCodeID.Value
 			n, err := countCodes(ctx, tx, tenantID, cur.ID, code)
@@ -430,9 +514,11 @@ func (s *Store) UpdateCampaign(ctx context.Context, tenantID string, actor Actor
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE campaigns SET name = $3, description = $4, enabled = $5, wrap_up_timeout_seconds = $6, default_code_id = $7,
-				default_queue_id = $8, caller_id = $9, recording_enabled = $10, updated_at = now()
+				default_queue_id = $8, caller_id = $9, recording_enabled = $10, screen_pop_url = $11, knowledge_base_url = $12, locale = $13,
+				updated_at = now()
 			WHERE tenant_id = $1 AND id = $2`, tenantID, cur.ID, next.Name, next.Description, next.Enabled, next.WrapUpTimeoutSeconds,
-			next.DefaultDispositionCodeID, next.DefaultQueueID, next.CallerID, next.RecordingEnabled); err != nil {
+			next.DefaultDispositionCodeID, next.DefaultQueueID, next.CallerID, next.RecordingEnabled,
+			next.ScreenPopURL, next.KnowledgeBaseURL, next.Locale); err != nil {
 			return campaignWriteError(err, next.Name)
 		}
 		if err := audit(ctx, tx, tenantID, actor, "campaign.updated", "campaign", cur.ID, in); err != nil {

@@ -134,6 +134,9 @@ type InteractionState struct {
 	// counts how often it was reopened.
 	ConversationStatus ConversationStatus `json:"conversationStatus,omitempty"`
 	ReopenCount        int                `json:"reopenCount"`
+	// SnoozedUntil is when a snoozed conversation opens again (conversation
+	// status snoozed only).
+	SnoozedUntil *time.Time `json:"snoozedUntil,omitempty"`
 	// CustomerID is the customer record linked to it.
 	CustomerID string `json:"customerId,omitempty"`
 	// WrapUpUntil is when the wrap-up ends with the campaign's default code (status
@@ -207,6 +210,8 @@ func (st *InteractionState) Validate() error {
 		return invalid("outcome", "unknown outcome %q", st.Outcome)
 	case st.ConversationStatus != "" && !st.ConversationStatus.Valid():
 		return invalid("conversationStatus", "unknown status %q", st.ConversationStatus)
+	case (st.ConversationStatus == ConversationSnoozed) != (st.SnoozedUntil != nil):
+		return invalid("snoozedUntil", "is set exactly while the conversation is snoozed")
 	case st.DisposedBy != "" && !isUUID(st.DisposedBy):
 		return invalid("disposedBy", "must be a user ID")
 	case st.Holds < 0 || st.HoldSeconds < 0 || st.Transfers < 0 || st.ReopenCount < 0:
@@ -337,7 +342,7 @@ const interactionColumns = `id, tenant_id, workflow_id, channel, coalesce(source
 	coalesce(conversation_status, ''), reopen_count, coalesce(customer_id, ''), wrap_up_until, disposed_at,
 	coalesce(disposed_by::text, ''), disposition_code_id IS NOT NULL, coalesce(disposition_class_id::text, ''),
 	coalesce(disposition_class, ''), coalesce(disposition_code_id::text, ''), coalesce(disposition_code, ''),
-	disposition_auto, coalesce(disposition_notes, '')`
+	disposition_auto, coalesce(disposition_notes, ''), snoozed_until`
 
 func scanInteraction(row pgx.Row) (Interaction, error) {
 	var (
@@ -352,7 +357,7 @@ func scanInteraction(row pgx.Row) (Interaction, error) {
 		&in.ConnectedAt, &in.EndedAt, &in.EndReason, &in.Version, &in.CreatedAt, &in.UpdatedAt, &in.CampaignID,
 		&in.Metadata, &in.Outcome, &in.HeldAt, &in.Holds, &in.HoldSeconds, &in.Transferred, &in.Transfers,
 		&in.Participants, &in.ConversationStatus, &in.ReopenCount, &in.CustomerID, &in.WrapUpUntil, &in.DisposedAt,
-		&in.DisposedBy, &disposed, &d.ClassID, &d.Class, &d.CodeID, &d.Code, &d.Auto, &d.Notes)
+		&in.DisposedBy, &disposed, &d.ClassID, &d.Class, &d.CodeID, &d.Code, &d.Auto, &d.Notes, &in.SnoozedUntil)
 	in.Priority = routing.Priority(priority)
 	if disposed {
 		in.Disposition = &d
@@ -433,10 +438,10 @@ func enqueue(ctx context.Context, tx pgx.Tx, in Interaction, queueID *string) er
 			end_reason, version, created_at, campaign_id, metadata, held_at, disposed_at, outcome, holds, hold_seconds,
 			transferred, transfers, participants, conversation_status, reopen_count, customer_id, wrap_up_until,
 			disposed_by, disposition_class_id, disposition_class, disposition_code_id, disposition_code,
-			disposition_auto, disposition_notes)
+			disposition_auto, disposition_notes, snoozed_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
 			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42,
-			$43, $44, $45, $46, $47, $48, $49)
+			$43, $44, $45, $46, $47, $48, $49, $50)
 		ON CONFLICT DO NOTHING`,
 		in.TenantID, in.ID, in.WorkflowID, in.Channel, nullText(in.Source), in.Direction, nullText(in.From),
 		nullText(in.To), nullText(in.CustomerPhone), nullText(in.Customer), nullText(in.CustomerName), nonNil(in.Tags),
@@ -446,7 +451,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, in Interaction, queueID *string) er
 		nullUUID(campaignID), metadata, st.HeldAt, st.DisposedAt, nullText(string(st.Outcome)), st.Holds,
 		st.HoldSeconds, st.Transferred, st.Transfers, participants, nullText(string(st.ConversationStatus)),
 		st.ReopenCount, nullText(st.CustomerID), st.WrapUpUntil, nullUUID(st.DisposedBy), nullUUID(d.ClassID),
-		nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes))
+		nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes), st.SnoozedUntil)
 	if err != nil {
 		return translate(err, "interaction "+in.ID)
 	}
@@ -506,7 +511,7 @@ func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queu
 			transferred = $19, transfers = $20, participants = $21, conversation_status = $22, reopen_count = $23,
 			customer_id = $24, wrap_up_until = $25, disposed_at = $26, disposed_by = $27, disposition_class_id = $28,
 			disposition_class = $29, disposition_code_id = $30, disposition_code = $31, disposition_auto = $32,
-			disposition_notes = $33, campaign_id = coalesce($34::uuid, campaign_id), updated_at = now()
+			disposition_notes = $33, campaign_id = coalesce($34::uuid, campaign_id), snoozed_until = $35, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 AND version <= $13`,
 		u.TenantID, u.InteractionID, st.Status, nullUUID(st.OfferedAgentID), nullUUID(st.AgentID),
 		nonNil(st.ExcludedAgents), st.Offers, st.QueuedAt, st.OfferedAt, st.ConnectedAt, st.EndedAt,
@@ -514,7 +519,7 @@ func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queu
 		st.HoldSeconds, st.Transferred, st.Transfers, participants, nullText(string(st.ConversationStatus)),
 		st.ReopenCount, nullText(st.CustomerID), st.WrapUpUntil, st.DisposedAt, nullUUID(st.DisposedBy),
 		nullUUID(d.ClassID), nullText(d.Class), nullUUID(d.CodeID), nullText(d.Code), d.Auto, nullText(d.Notes),
-		nullUUID(u.CampaignID))
+		nullUUID(u.CampaignID), st.SnoozedUntil)
 	if err != nil {
 		return false, translate(err, "interaction "+u.InteractionID)
 	}
@@ -879,7 +884,8 @@ type WaitingFilter struct {
 
 // Waiting returns the queued interactions the filter's agent is eligible for, at most
 // Room per channel, in bulk-assignment order (priority, then age). Interactions of
-// queues that do not assign automatically are left out (calls always are).
+// queues that do not assign automatically are left out (calls always are), and so
+// are those waiting for their queue's opening (opening_waits).
 func (s *Store) Waiting(ctx context.Context, tenantID string, f WaitingFilter) ([]routing.Waiting, error) {
 	var channels []string
 	var room []int32
@@ -907,6 +913,7 @@ func (s *Store) Waiting(ctx context.Context, tenantID string, f WaitingFilter) (
 			  AND i.required_skills <@ $3::uuid[]
 			  AND NOT ($4::uuid = ANY(i.excluded_agents))
 			  AND NOT (i.id = ANY($7::uuid[]))
+			  AND NOT EXISTS (SELECT 1 FROM opening_waits o WHERE o.tenant_id = i.tenant_id AND o.interaction_id = i.id)
 			ORDER BY i.priority DESC, i.created_at, i.id
 			LIMIT room.n) w
 		ORDER BY w.priority DESC, w.created_at, w.id`,

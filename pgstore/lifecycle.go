@@ -45,6 +45,8 @@ type ConversationStatus string
 const (
 	ConversationOpen    ConversationStatus = "open"
 	ConversationWaiting ConversationStatus = "waiting"
+	// ConversationSnoozed is set aside until SnoozedUntil, when it opens again.
+	ConversationSnoozed ConversationStatus = "snoozed"
 	ConversationSolved  ConversationStatus = "solved"
 	ConversationClosed  ConversationStatus = "closed"
 )
@@ -52,7 +54,7 @@ const (
 // Valid reports whether c is a known conversation status.
 func (c ConversationStatus) Valid() bool {
 	switch c {
-	case ConversationOpen, ConversationWaiting, ConversationSolved, ConversationClosed:
+	case ConversationOpen, ConversationWaiting, ConversationSnoozed, ConversationSolved, ConversationClosed:
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -40,9 +41,12 @@ type Queue struct {
 	// Agents are the queue's members; for the Default queue, every agent of the tenant.
 	Agents []QueueAgent `json:"agents"`
 	// Routes are the routes whose destination is this queue, in routing order.
-	Routes    []QueueRoute `json:"routes"`
-	CreatedAt time.Time    `json:"createdAt"`
-	UpdatedAt time.Time    `json:"updatedAt"`
+	Routes []QueueRoute `json:"routes"`
+	// WorkingHoursID is the queue's working-hours period; nil: always open. A new
+	// queue gets the tenant's default period.
+	WorkingHoursID *string   `json:"workingHoursId"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // AutoAssigns reports whether interactions on ch in this queue are assigned
@@ -173,11 +177,11 @@ func (m *QueueAgents) Validate() error {
 	return checkIDs("agentIds", m.AgentIDs)
 }
 
-const queueColumns = `id, tenant_id, name, is_default, auto_assign, assignment_mode, coalesce(sticky_window, ''), created_at, updated_at`
+const queueColumns = `id, tenant_id, name, is_default, auto_assign, assignment_mode, coalesce(sticky_window, ''), working_hours_id::text, created_at, updated_at`
 
 func scanQueue(row pgx.Row) (Queue, error) {
 	var q Queue
-	err := row.Scan(&q.ID, &q.TenantID, &q.Name, &q.IsDefault, &q.AutoAssign, &q.AssignmentMode, &q.StickyWindow, &q.CreatedAt, &q.UpdatedAt)
+	err := row.Scan(&q.ID, &q.TenantID, &q.Name, &q.IsDefault, &q.AutoAssign, &q.AssignmentMode, &q.StickyWindow, &q.WorkingHoursID, &q.CreatedAt, &q.UpdatedAt)
 	return q, err
 }
 
@@ -190,10 +194,17 @@ func (s *Store) CreateQueue(ctx context.Context, tenantID string, actor Actor, i
 	}
 	var out Queue
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The tenant's default working hours, if any; locked to share, so that they
+		// are not deleted before the queue that uses them is written.
+		var hoursID *string
+		if err := tx.QueryRow(ctx, `SELECT id::text FROM working_hours WHERE tenant_id = $1 AND is_default FOR SHARE`,
+			tenantID).Scan(&hoursID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		q, err := scanQueue(tx.QueryRow(ctx, `
-			INSERT INTO queues (tenant_id, name, auto_assign, assignment_mode, sticky_window)
-			VALUES ($1, $2, $3, $4, nullif($5, '')) RETURNING `+queueColumns,
-			tenantID, in.Name, *in.AutoAssign, in.AssignmentMode, string(in.StickyWindow)))
+			INSERT INTO queues (tenant_id, name, auto_assign, assignment_mode, sticky_window, working_hours_id)
+			VALUES ($1, $2, $3, $4, nullif($5, ''), $6) RETURNING `+queueColumns,
+			tenantID, in.Name, *in.AutoAssign, in.AssignmentMode, string(in.StickyWindow), hoursID))
 		if err != nil {
 			return translate(err, queueWhat(in.Name))
 		}

@@ -44,6 +44,11 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SystemCheck)
 	r.RegisterWorkflow(workflows.AgentSession)
 	r.RegisterWorkflow(workflows.Interaction)
+	r.RegisterWorkflow(workflows.Export)
+	r.RegisterWorkflow(workflows.Callback)
+	r.RegisterWorkflow(workflows.WebhookDelivery)
+	r.RegisterWorkflow(workflows.JourneyBackfill)
+	r.RegisterWorkflow(workflows.QueueHours)
 }
 
 // Run runs the worker until ctx is done. Callers register the search attributes first

@@ -101,7 +101,16 @@ type InteractionInput struct {
 	// CampaignID is the campaign named at creation (empty: the Default campaign).
 	CampaignID string            `json:"campaignId,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
-	CreatedAt  time.Time         `json:"createdAt"`
+	// CustomerID is the customer record it is linked to from the start.
+	CustomerID string    `json:"customerId,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	// OutsideHours is set when the queue was closed at the creation of a new
+	// inbound conversation (live chat, messaging, email): it gets the away message,
+	// then is closed or waits for the opening (see outsideHours).
+	OutsideHours *OutsideHours `json:"outsideHours,omitempty"`
+	// Waiting is the waiting strategy of the sender a new inbound conversation
+	// reached (see startWaiting); nil: it waits without messages.
+	Waiting *pgstore.WaitingStrategySettings `json:"waiting,omitempty"`
 	// Carried is the state of a queued interaction handed over by continue-as-new;
 	// a new interaction has none.
 	Carried *InteractionCarry `json:"carried,omitempty"`
@@ -117,6 +126,8 @@ type InteractionCarry struct {
 	// Woken are the agents of wake-ups that arrived since the run last looked;
 	// the next run's first look covers them.
 	Woken []string `json:"woken,omitempty"`
+	// Waiting is how far its waiting strategy went; nil when it has none.
+	Waiting *WaitingProgress `json:"waiting,omitempty"`
 }
 
 // InteractionState is the interaction as the workflow holds it: the query's answer,
@@ -241,6 +252,10 @@ type interaction struct {
 	// workflow's context, for its ring timer.
 	consult *consultation
 	root    workflow.Context
+	// snooze is the conversation's snooze timer (see armSnooze).
+	snooze *snoozeTimer
+	// waiting is the progress of the waiting strategy (see startWaiting).
+	waiting *WaitingProgress
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.
@@ -276,7 +291,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		Tags: slices.Clone(in.Tags), QueueID: in.QueueID, RouteID: in.RouteID, Priority: in.Priority,
 		CampaignID: in.CampaignID, Metadata: in.Metadata,
 		RequiredSkills: slices.Clone(in.RequiredSkills), CreatedAt: in.CreatedAt,
-		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt},
+		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt, CustomerID: in.CustomerID},
 	}}
 	if c := in.Carried; c != nil {
 		if c.State.ID != in.ID || c.State.TenantID != in.TenantID || c.State.Status != pgstore.InteractionQueued || c.State.QueueID == "" {
@@ -329,6 +344,16 @@ func (w *interaction) setup(ctx workflow.Context) error {
 func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 	if w.lifecycle && w.in.AgentID != "" && w.in.Carried == nil && !w.enqueued {
 		w.startOutbound(ctx)
+	}
+	if w.lifecycle && w.in.OutsideHours != nil && w.in.AgentID == "" && w.in.Carried == nil && !w.enqueued &&
+		w.st.Direction == pgstore.Inbound && w.st.Channel != routing.Voice &&
+		workflow.GetVersion(ctx, hoursChange, workflow.DefaultVersion, 1) >= 1 {
+		if err := w.outsideHours(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if w.lifecycle && w.in.Waiting != nil {
+		w.startWaiting(ctx)
 	}
 	for w.st.Status.Active() {
 		var err error
@@ -424,6 +449,10 @@ func (w *interaction) assign(ctx workflow.Context) error {
 func (w *interaction) continueAsNew(ctx workflow.Context) error {
 	in := w.in
 	in.Carried = &InteractionCarry{State: w.st, Enqueued: w.enqueued, Woken: w.takeHints()}
+	if w.waiting != nil {
+		p := *w.waiting
+		in.Carried.Waiting = &p
+	}
 	workflow.GetLogger(ctx).Info("continuing as new", "rounds", w.rounds, "offers", w.st.Offers)
 	return workflow.NewContinueAsNewError(ctx, Interaction, in)
 }
@@ -523,12 +552,15 @@ func (w *interaction) connect(ctx workflow.Context) {
 	next.Status, next.AgentID, next.OfferedAgentID, next.ConnectedAt = pgstore.InteractionConnected, w.st.OfferedAgentID, "", &now
 	next.Version++
 	var ok bool
+	// The interaction travels with the confirmation for its screen pop.
+	ix := w.st.Interaction
 	err := w.call(ctx, "ConfirmOffer", activities.ConfirmRequest{
 		AgentID: w.st.OfferedAgentID,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Response: &pgstore.OfferResponse{Attempt: a.attempt, Outcome: pgstore.OfferAccepted, RespondedAt: now},
 			Events:   []pgstore.TimelineEvent{{Type: events.InteractionConnected, At: now, ActorID: w.st.OfferedAgentID}}},
-		Voice: w.voiceStep(ctx, w.st.OfferedAgentID, routing.VoiceInCall),
+		Voice:       w.voiceStep(ctx, w.st.OfferedAgentID, routing.VoiceInCall),
+		Interaction: &ix,
 	}).Get(ctx, &ok)
 	if err != nil || !ok {
 		// The reservation lapsed (the run was held up past it): the offer is void.
@@ -560,6 +592,11 @@ func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome
 	next.Version++
 	if outcome == pgstore.OfferReleased && w.lifecycle {
 		next.Outcome = pgstore.OutcomeAbandoned
+		// The maximum wait of the waiting strategy closes the conversation even when
+		// it rings on an agent who has not accepted yet.
+		if next.ConversationStatus == pgstore.ConversationSnoozed || (w.end.Reason == MaxWaitReason && next.ConversationStatus != "") {
+			next.ConversationStatus, next.SnoozedUntil = pgstore.ConversationClosed, nil
+		}
 	}
 	w.releaseSlot(ctx, agent, pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 		Response: &pgstore.OfferResponse{Attempt: w.st.Offers, Outcome: outcome, RespondedAt: now, Reason: reason},
@@ -635,7 +672,7 @@ func (w *interaction) finish(ctx workflow.Context) {
 			next.Outcome = w.outcome
 		}
 		if next.ConversationStatus != "" {
-			next.ConversationStatus = pgstore.ConversationClosed
+			next.ConversationStatus, next.SnoozedUntil = pgstore.ConversationClosed, nil
 		}
 		if w.transferOut != nil {
 			tl = append(tl, pgstore.TimelineEvent{Type: events.InteractionTransferred, At: now, ActorID: w.end.ActorID, Data: w.transferDetail})

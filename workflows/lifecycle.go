@@ -151,6 +151,12 @@ type DisposeInput struct {
 	Code   string `json:"dispositionCode"`
 	Notes  string `json:"notes,omitempty"`
 	NoteID string `json:"noteId,omitempty"`
+	// Callback is the callback to schedule; the code must have the callback flag,
+	// and a callback code needs it.
+	Callback *DisposalCallback `json:"callback,omitempty"`
+	// Params are custom attributes of the disposal (a CRM's disposition
+	// parameters), kept in the timeline with it.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // InboundMessageInput is a customer's message. A signal of another tenant (TenantID
@@ -218,6 +224,9 @@ func (w *interaction) registerLifecycle(ctx workflow.Context) error {
 		}
 	}
 	w.root = ctx
+	if err := w.registerSnooze(ctx); err != nil {
+		return err
+	}
 	inbound := workflow.GetSignalChannel(ctx, InboundMessageSignal)
 	hangup := workflow.GetSignalChannel(ctx, HangupSignal)
 	channel := workflow.GetSignalChannel(ctx, ChannelEventSignal)
@@ -291,13 +300,20 @@ func (w *interaction) checkHeld(a Actor, what string) error {
 
 // change writes the next state with its timeline entry and events, and takes it.
 func (w *interaction) change(ctx workflow.Context, next pgstore.InteractionState, actor string, note *pgstore.Note, tl pgstore.TimelineEvent, pubs ...activities.Publication) error {
+	return w.changeAll(ctx, next, actor, note, []pgstore.TimelineEvent{tl}, pubs...)
+}
+
+// changeAll is change with several timeline entries, written in one step.
+func (w *interaction) changeAll(ctx workflow.Context, next pgstore.InteractionState, actor string, note *pgstore.Note, tl []pgstore.TimelineEvent, pubs ...activities.Publication) error {
 	next.Version++
-	tl.ActorID = actor
-	if tl.At.IsZero() {
-		tl.At = workflow.Now(ctx)
+	for i := range tl {
+		tl[i].ActorID = actor
+		if tl[i].At.IsZero() {
+			tl[i].At = workflow.Now(ctx)
+		}
 	}
 	err := w.call(ctx, "RecordChange", activities.ChangeRequest{
-		Update:  pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: []pgstore.TimelineEvent{tl}},
+		Update:  pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next, Events: tl},
 		Publish: pubs, Note: note,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -737,8 +753,12 @@ func (w *interaction) onInbound(ctx workflow.Context, m InboundMessageInput) {
 		}
 		next.ConversationStatus = pgstore.ConversationOpen
 	}
-	if err := w.change(ctx, next, "", nil, pgstore.TimelineEvent{Type: "messageReceived", At: at, Data: detail},
-		activities.Publication{Type: events.MessageReceived, Agents: []string{next.AgentID, next.OfferedAgentID}, Detail: detail}); err != nil {
+	tl := []pgstore.TimelineEvent{{Type: "messageReceived", At: at, Data: detail}}
+	pubs := []activities.Publication{{Type: events.MessageReceived, Agents: []string{next.AgentID, next.OfferedAgentID}, Detail: detail}}
+	if next.Status.Active() && next.ConversationStatus == pgstore.ConversationSnoozed {
+		tl, pubs = w.wakeByMessage(ctx, &next, m.MessageID, at, tl, pubs)
+	}
+	if err := w.changeAll(ctx, next, "", nil, tl, pubs...); err != nil {
 		workflow.GetLogger(ctx).Error("inbound message not recorded", "message", m.MessageID, "error", err)
 	}
 }
@@ -791,6 +811,8 @@ func (w *interaction) validateConversationStatus(in ConversationStatusInput) err
 		return notAllowed("this interaction started before conversation statuses were kept")
 	case w.st.Channel == routing.Voice:
 		return notAllowed("calls have no conversation status")
+	case in.Status == pgstore.ConversationSnoozed:
+		return invalidAction("status", "a conversation is snoozed by the snooze action, which says until when")
 	case !in.Status.Valid():
 		return invalidAction("status", "status must be open, waiting, solved or closed")
 	case !w.st.Status.Active() || w.end != nil:
@@ -816,6 +838,10 @@ func (w *interaction) onConversationStatus(ctx workflow.Context, in Conversation
 			detail["reopened"] = true
 		}
 		next.ConversationStatus = in.Status
+		if next.SnoozedUntil != nil {
+			// A snoozed conversation given another status is no longer snoozed.
+			detail["snoozedUntil"], next.SnoozedUntil = next.SnoozedUntil.UTC().Format(time.RFC3339Nano), nil
+		}
 		return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: "conversationStatusChanged", Data: detail},
 			activities.Publication{Type: events.ConversationStatusChanged, Detail: detail})
 	}))
@@ -883,6 +909,9 @@ func (w *interaction) validateDispose(in DisposeInput) error {
 			return invalidAction("notes", "%s", err.Error())
 		}
 	}
+	if in.Callback != nil {
+		return w.validateDisposalCallback(in.Callback)
+	}
 	return nil
 }
 
@@ -903,14 +932,22 @@ func (w *interaction) dispose(ctx workflow.Context, in DisposeInput, auto bool) 
 	if in.Notes != "" && in.NoteID != "" {
 		note = &pgstore.Note{ID: in.NoteID, TenantID: w.st.TenantID, InteractionID: w.st.ID, AuthorID: in.ActorID, Body: in.Notes, CreatedAt: now}
 	}
+	var callbackID string
+	if in.Callback != nil {
+		callbackID = DisposalCallbackID(w.st.ID)
+	}
 	var d *pgstore.AppliedDisposition
 	err := w.call(ctx, "DisposeInteraction", activities.DisposeRequest{
-		CampaignID: w.st.CampaignID, Class: in.Class, Code: in.Code, Auto: auto, Notes: in.Notes, Note: note,
+		CampaignID: w.st.CampaignID, Class: in.Class, Code: in.Code, Auto: auto, Notes: in.Notes, Note: note, Params: in.Params,
 		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
 			Events: []pgstore.TimelineEvent{{Type: events.InteractionDisposed, At: now, ActorID: in.ActorID}}},
+		CallbackID: callbackID,
 	}).Get(ctx, &d)
 	if err != nil {
 		return err
+	}
+	if in.Callback != nil {
+		w.scheduleCallback(ctx, in, callbackID)
 	}
 	next.Disposition = d
 	w.st.InteractionState = next
@@ -1190,11 +1227,15 @@ func (w *interaction) startOutbound(ctx workflow.Context) {
 		}
 	}
 	if err != nil || !res.OK {
-		if err != nil {
+		reason := "the agent could not take the interaction (logged out, or no room on the channel)"
+		var refused *temporal.ApplicationError
+		if errors.As(err, &refused) && refused.Type() == activities.ErrTypeDoNotCall {
+			reason = refused.Message()
+		} else if err != nil {
 			workflow.GetLogger(ctx).Error("outbound start failed", "error", err)
 		}
 		w.outcome = pgstore.OutcomeFailed
-		w.end = &EndInput{TenantID: w.st.TenantID, ActorID: agent, Reason: "the agent could not take the interaction (logged out, or no room on the channel)"}
+		w.end = &EndInput{TenantID: w.st.TenantID, ActorID: agent, Reason: reason}
 		return
 	}
 	w.st.InteractionState = next

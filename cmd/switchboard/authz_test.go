@@ -174,6 +174,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	shared := connected(t)
 	var sharedOffered, sharedEnded string
+	// The customers the link rows name by external ID; a link keeps the customer's ID.
+	customerIDs := map[string]string{}
+	exts := []string{"crm-1"}
+	for _, r := range authzRoles {
+		exts = append(exts, "crm-"+strings.ReplaceAll(string(r), " ", "-"))
+	}
+	for _, ext := range exts {
+		customerIDs[ext] = s.call(t, "POST", "/v1/customers", crmKey, map[string]string{"externalId": ext}, 201)["id"].(string)
+	}
 
 	// quietly sends a request of a setup or reset, accepting any of statuses.
 	quietly := func(t *testing.T, method, path string, body any, statuses ...int) {
@@ -319,7 +328,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			want: map[authzRole]authzWant{asNobody: unauthorized, asOtherAdmin: notFound, asOtherTenantAgent: notFound, asIntegration: forbidden,
 				asOtherAgent: notYours, asSupervisor: ok200, asAdmin: ok200, asHolder: ok200},
 			check: func(t *testing.T, r authzRole, id string, v map[string]any) {
-				if v["customerId"] != "crm-"+strings.ReplaceAll(string(r), " ", "-") {
+				if v["customerId"] != customerIDs["crm-"+strings.ReplaceAll(string(r), " ", "-")] {
 					t.Errorf("%s: customer %v", r, v["customerId"])
 				}
 			}},

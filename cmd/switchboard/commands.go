@@ -50,6 +50,13 @@ type stack struct {
 	events    *events.Feed
 	temporal  client.Client
 	registry  *prometheus.Registry
+	// exportDir is where exports of the interaction history are kept: under the
+	// data directory, which the API and the workers share.
+	exportDir string
+	// ttsDir is where rendered speech is cached: under the data directory.
+	ttsDir string
+	// webhookAllowPrivate lets webhook deliveries reach private addresses.
+	webhookAllowPrivate bool
 }
 
 // feedPoolSize bounds the realtime feed's Redis connections per process: one per
@@ -63,14 +70,16 @@ const agentsCacheTTL = 2 * time.Second
 // activities are the worker's activities over the stack's connections.
 func (s *stack) activities() *activities.Activities {
 	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake, Events: s.events,
+		Webhooks:   &activities.Webhooks{Store: s.store, Temporal: s.temporal, AllowPrivate: s.webhookAllowPrivate},
 		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL},
-		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)})}
+		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)}),
+		ExportDir:  s.exportDir}
 }
 
 // api is the HTTP API over the stack's connections.
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
-		Registry: s.registry, Wake: s.wake, Events: s.events})
+		Registry: s.registry, Wake: s.wake, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.
@@ -101,7 +110,11 @@ func (s *stack) close() {
 
 // connect opens PostgreSQL, Redis and a Temporal client at temporalAddr.
 func connect(ctx context.Context, cfg *config, logger *slog.Logger, temporalAddr string) (*stack, error) {
-	s := &stack{logger: logger, registry: telemetry.NewRegistry()}
+	s := &stack{logger: logger, registry: telemetry.NewRegistry(), webhookAllowPrivate: cfg.WebhookAllowPrivate}
+	if cfg.DataDir != "" {
+		s.exportDir = filepath.Join(cfg.DataDir, "exports")
+		s.ttsDir = filepath.Join(cfg.DataDir, "tts")
+	}
 	var err error
 	if err = checkPostgres(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err

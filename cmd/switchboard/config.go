@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,6 +33,10 @@ type config struct {
 	HeartbeatTTLText  string
 	// HeartbeatTTL is HeartbeatTTLText parsed.
 	HeartbeatTTL time.Duration
+	// WebhookAllowPrivateText lets webhook deliveries reach loopback and private
+	// addresses; WebhookAllowPrivate is it parsed.
+	WebhookAllowPrivateText string
+	WebhookAllowPrivate     bool
 	// NoWorker starts `dev` without its worker, for tests that run `worker` on
 	// its own beside it (and stop and restart it).
 	NoWorker bool
@@ -58,6 +63,7 @@ func (c *config) settings() []setting {
 		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
 		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
 		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
+		{&c.WebhookAllowPrivateText, "webhook-allow-private", "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE", "false", "worker: let webhook deliveries reach loopback and private network addresses (true for receivers on this machine or network; false refuses them, against request forgery)"},
 		{&c.HeartbeatTTLText, "heartbeat-ttl", "SWITCHBOARD_HEARTBEAT_TTL", "30s", "how long an agent stays present after a login or heartbeat (e.g. 30s, 1m)"},
 	}
 }
@@ -92,6 +98,9 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 		return fmt.Errorf("heartbeat TTL %q: use a duration from %v to %v, such as 30s", c.HeartbeatTTLText, minHeartbeatTTL, maxHeartbeatTTL)
 	}
 	c.HeartbeatTTL = ttl
+	if c.WebhookAllowPrivate, err = strconv.ParseBool(c.WebhookAllowPrivateText); err != nil {
+		return fmt.Errorf("webhook-allow-private %q: use true or false", c.WebhookAllowPrivateText)
+	}
 	return nil
 }
 

@@ -139,6 +139,11 @@ func BenchmarkLifecycle(b *testing.B) {
 		floor := floorActions(b, st.client, cpu, n, rate)
 
 		tenant, crmKey := benchTenant(b, st, store, ps, agents)
+		// The agents dispose every interaction themselves: the campaign's wrap-up
+		// timeout must not dispose some first while the end phase settles.
+		if _, err := pool.Exec(context.Background(), `UPDATE campaigns SET wrap_up_timeout_seconds = 0 WHERE tenant_id = $1`, tenant); err != nil {
+			b.Fatal(err)
+		}
 		keys := desktopKeys(b, store, pool, tenant)
 		feed := followOffers(b, st, crmKey)
 		lc := &lifecycleDriver{st: st, pool: pool, tenant: tenant, crmKey: crmKey, keys: keys, feed: feed}
