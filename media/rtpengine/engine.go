@@ -45,15 +45,15 @@ type Config struct {
 
 // Engine runs the RTP sessions of one media host.
 type Engine struct {
-	ip       netip.Addr
-	portMin  int
-	portMax  int
-	log      *slog.Logger
-	sched    *scheduler
-	mu       sync.Mutex
-	ports    map[int]bool // ports of open legs, when a range is configured
-	legs     map[*Leg]struct{}
-	closed   bool
+	ip      netip.Addr
+	portMin int
+	portMax int
+	log     *slog.Logger
+	sched   *scheduler
+	mu      sync.Mutex
+	ports   map[int]bool // ports of open legs, when a range is configured
+	legs    map[*Leg]struct{}
+	closed  bool
 }
 
 // ErrClosed is returned for operations on a closed engine, leg or bridge.
