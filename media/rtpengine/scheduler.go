@@ -137,16 +137,6 @@ func (s *scheduler) remove(t task, slot int) {
 	}
 }
 
-// slotDue is the next time slot comes round at or after t.
-func (s *scheduler) slotDue(slot int, t time.Time) time.Time {
-	turns := t.Sub(s.epoch) / Period
-	due := s.epoch.Add(turns*Period + time.Duration(slot)*slotWidth)
-	for due.Before(t) {
-		due = due.Add(Period)
-	}
-	return due
-}
-
 func (s *scheduler) run(w *worker) {
 	defer close(s.stopped)
 	defer func() {
