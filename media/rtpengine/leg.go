@@ -67,22 +67,22 @@ type Leg struct {
 	slot   int
 	onDTMF func(Digit)
 
-	mu        sync.Mutex // guards the fields below; a tick sends under it
-	law       g711.Law
-	eventPT   uint8
-	remote    netip.AddrPort
-	latched   bool
-	ssrc      uint32
-	seq       uint16
-	ts        uint32
-	lastDue   time.Time // due time of the last packet sent
-	lastAudio time.Time // due time of the last audio packet sent
-	playback  *Playback
-	music     map[*Audio]int // where looped audio stopped, shared by the leg's playlists
-	bridge    *Bridge
-	dtmfOut   dtmfSender
-	closed    bool
-	buf       [1500]byte
+	mu       sync.Mutex // guards the fields below; a tick sends under it
+	law      g711.Law
+	eventPT  uint8
+	remote   netip.AddrPort
+	latched  bool
+	ssrc     uint32
+	seq      uint16
+	ts       uint32
+	lastDue  time.Time // due time of the last packet sent
+	talking  bool      // the leg's last tick sent audio: the next audio needs no marker
+	playback *Playback
+	music    map[*Audio]int // where looped audio stopped, shared by the leg's playlists
+	bridge   *Bridge
+	dtmfOut  dtmfSender
+	closed   bool
+	buf      [1500]byte
 
 	in       inbound
 	rx       dtmfReceiver // receiving goroutine only
@@ -274,22 +274,27 @@ func (l *Leg) emit(w *worker, due time.Time, payload []byte) {
 		l.advance(due)
 		ev, marker, ts, ok := l.dtmfOut.next(l.ts)
 		if ok {
+			l.talking = false // audio resuming after the event starts a talkspurt
 			l.send(w, due, l.eventPT, marker, ts, ev[:])
 			return
 		}
 	}
 	if payload == nil {
+		l.talking = false
 		return
 	}
 	l.advance(due)
-	marker := l.lastAudio.IsZero() || due.Sub(l.lastAudio) > Period*3/2
-	l.lastAudio = due
+	marker := !l.talking
+	l.talking = true
 	l.send(w, due, PayloadType(l.law), marker, l.ts, payload)
 }
 
 // advance moves the timestamp on by the frames elapsed since the last packet, so it
 // follows the clock across pauses and scheduler hiccups.
 func (l *Leg) advance(due time.Time) {
+	if due.Equal(l.lastDue) {
+		return
+	}
 	if !l.lastDue.IsZero() {
 		frames := max((due.Sub(l.lastDue)+Period/2)/Period, 1)
 		l.ts += uint32(frames) * FrameSamples

@@ -69,6 +69,9 @@ const (
 	batch          = 8
 )
 
+// maxBehind is how late the scheduler may run before it drops turns.
+const maxBehind = 5 * Period
+
 func newScheduler(workers int) *scheduler {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -162,10 +165,11 @@ func (s *scheduler) run(w *worker) {
 			default:
 			}
 		}
-		// A scheduler more than a period behind (the process was stopped or starved)
-		// drops the turns it missed rather than sending them in a burst; the streams'
+		// A scheduler a little behind (a busy machine) catches up, sending late rather
+		// than losing audio; one far behind (the process was stopped or starved) drops
+		// the turns it missed rather than sending them in a burst, and the streams'
 		// timestamps still advance with the clock.
-		if behind := time.Since(due); behind > Period {
+		if behind := time.Since(due); behind > maxBehind {
 			skip := int64(behind / slotWidth)
 			s.skipped.Add(uint64(skip))
 			n += skip
