@@ -129,6 +129,7 @@ func New(cfg Config) *Server {
 	s.registerVoiceWaiting(v1)
 	s.registerWaiting(v1)
 	s.registerSLA(v1)
+	s.registerAutomations(v1)
 	return s
 }
 
