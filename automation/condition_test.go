@@ -112,7 +112,9 @@ func TestConditionsHold(t *testing.T) {
 
 func TestEvaluateGroups(t *testing.T) {
 	f := automation.Facts{Tags: []string{"vip"}, Status: "open", Direction: "inbound"}
-	g := func(cs ...automation.Condition) automation.ConditionGroup { return automation.ConditionGroup{AnyOf: cs} }
+	g := func(cs ...automation.Condition) automation.ConditionGroup {
+		return automation.ConditionGroup{AnyOf: cs}
+	}
 	cases := []struct {
 		name      string
 		groups    []automation.ConditionGroup

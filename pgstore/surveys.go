@@ -176,9 +176,9 @@ const surveyColumns = `id, tenant_id, interaction_id, customer_key, agent_id, qu
 
 func scanSurvey(row pgx.Row) (Survey, error) {
 	var (
-		s                                              Survey
+		s                                             Survey
 		agent, queue, channel, follow, errText, msgID *string
-		score, comment                                 *string
+		score, comment                                *string
 	)
 	err := row.Scan(&s.ID, &s.TenantID, &s.InteractionID, &s.CustomerKey, &agent, &queue, &channel, &s.Token, &s.Question, &follow,
 		&s.Status, &errText, &msgID, &s.SentAt, &score, &comment, &s.AnsweredAt, &s.CompletedAt)
