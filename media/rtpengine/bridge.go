@@ -50,6 +50,7 @@ type Bridge struct {
 	rec       *Recording
 	recCaller *Leg
 	closed    bool
+	fwdDTMF   bool
 }
 
 type member struct {
@@ -271,6 +272,33 @@ func (b *Bridge) Close() error {
 		return rec.Close()
 	}
 	return nil
+}
+
+// ForwardDTMF makes the bridge pass each key a party presses on to the other parties
+// that negotiated telephone-event (a caller transferred to an outside number works
+// its menu); the digit still goes to the pressing leg's OnDTMF.
+func (b *Bridge) ForwardDTMF(on bool) {
+	b.lock()
+	defer b.unlock()
+	b.fwdDTMF = on
+}
+
+// forward sends a digit received on from to the bridge's other parties.
+func (b *Bridge) forward(from *Leg, d Digit) {
+	b.lock()
+	defer b.unlock()
+	if !b.fwdDTMF {
+		return
+	}
+	src := b.find(from)
+	if src == nil || src.muted || src.hold != nil || src.role == Listener {
+		return
+	}
+	for _, m := range b.members {
+		if m.leg != from && hears(m, src) {
+			m.leg.SendDTMF(string(d.Key)) // fails only for legs without telephone-event
+		}
+	}
 }
 
 // Legs returns the bridge's legs.

@@ -107,3 +107,40 @@ func TestDTMFSend(t *testing.T) {
 		t.Fatalf("second event %d samples after the first", d)
 	}
 }
+
+// A digit sent during a prompt pauses the audio for the event; the audio resumes with
+// the marker bit and the timestamp the clock has reached, the sequence unbroken.
+func TestDTMFSendDuringAudio(t *testing.T) {
+	e := newEngine(t)
+	p := newPeer(t)
+	leg := newLeg(t, e, rtpengine.LegConfig{Law: g711.ULaw, EventPayloadType: 101, Remote: p.addr()})
+	leg.Play(rtpengine.Item{Audio: rtpengine.NewAudio(frameSamples(constFrames(g711.ULaw, 5, 3000, 10), g711.ULaw)), Loop: true})
+	p.waitFor(t, 2*time.Second, "audio", func(g []rxPacket) bool { return len(g) >= 5 })
+	if err := leg.SendDTMF("7"); err != nil {
+		t.Fatal(err)
+	}
+	got := p.waitFor(t, 2*time.Second, "the event and audio after it", func(g []rxPacket) bool {
+		for i, pk := range g {
+			if pk.h.PayloadType == 101 && i+8 <= len(g) {
+				return true
+			}
+		}
+		return false
+	})
+	first := -1
+	for i, pk := range got {
+		if pk.h.SequenceNumber != got[0].h.SequenceNumber+uint16(i) {
+			t.Fatalf("sequence broken at %d", i)
+		}
+		if pk.h.PayloadType == 101 && first < 0 {
+			first = i
+		}
+	}
+	ev, before, after := got[first], got[first-1], got[first+7]
+	if ev.h.Timestamp != before.h.Timestamp+160 || !ev.h.Marker {
+		t.Fatalf("event at %d after audio at %d", ev.h.Timestamp, before.h.Timestamp)
+	}
+	if after.h.PayloadType != rtpengine.PayloadPCMU || !after.h.Marker || after.h.Timestamp != ev.h.Timestamp+7*160 {
+		t.Fatalf("audio after the event: %+v (event at %d)", after.h, ev.h.Timestamp)
+	}
+}

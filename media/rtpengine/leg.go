@@ -366,13 +366,27 @@ func (l *Leg) receive() {
 			}
 			l.in.push(law, p.Payload)
 		case eventPT != 0 && p.PayloadType == eventPT:
-			if d, ok := l.rx.packet(p.Timestamp, p.Payload, now); ok && l.onDTMF != nil {
-				l.onDTMF(d)
+			if d, ok := l.rx.packet(p.Timestamp, p.Payload, now); ok {
+				l.digit(d)
 			}
 		}
-		if d, ok := l.rx.expire(now); ok && l.onDTMF != nil {
-			l.onDTMF(d)
+		if d, ok := l.rx.expire(now); ok {
+			l.digit(d)
 		}
+	}
+}
+
+// digit reports a received key press, and passes it on to the other parties of the
+// leg's bridge when the bridge forwards DTMF.
+func (l *Leg) digit(d Digit) {
+	if l.onDTMF != nil {
+		l.onDTMF(d)
+	}
+	l.mu.Lock()
+	b := l.bridge
+	l.mu.Unlock()
+	if b != nil {
+		b.forward(l, d)
 	}
 }
 
