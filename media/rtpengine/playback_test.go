@@ -38,39 +38,60 @@ func TestPlaybackPacingAndContent(t *testing.T) {
 	for _, law := range []g711.Law{g711.ULaw, g711.ALaw} {
 		t.Run(law.String(), func(t *testing.T) {
 			e := newEngine(t)
-			p := newPeer(t)
 			samples := exact(law, ramp(50*rtpengine.FrameSamples))
-			leg := newLeg(t, e, rtpengine.LegConfig{Law: law, Remote: p.addr()})
-			waitDone(t, leg.Play(rtpengine.Item{Audio: rtpengine.NewAudio(samples)}), 3*time.Second)
-			got := p.waitFor(t, time.Second, "50 packets", func(g []rxPacket) bool { return len(g) >= 50 })
-			time.Sleep(100 * time.Millisecond)
-			if got = p.packets(); len(got) != 50 {
-				t.Fatalf("%d packets, want 50 (a one-shot sends nothing after its end)", len(got))
-			}
-			var decoded []int16
-			for i, pk := range got {
-				h := pk.h
-				if h.PayloadType != rtpengine.PayloadType(law) || h.SSRC != got[0].h.SSRC ||
-					h.SequenceNumber != got[0].h.SequenceNumber+uint16(i) ||
-					h.Timestamp != got[0].h.Timestamp+uint32(i*rtpengine.FrameSamples) || h.Marker != (i == 0) {
-					t.Fatalf("packet %d: %+v after %+v", i, h, got[0].h)
+			// The pacing is judged on a run the machine let the engine send on time; a
+			// shared machine that stalls the process for more than 10 ms gets up to
+			// two more runs, the last judged whatever happened.
+			for attempt := 1; ; attempt++ {
+				e.ResetLateness()
+				got := playOnce(t, e, law, samples)
+				if l := e.Lateness(); l.Max > rtpengine.LateThreshold && attempt < 3 {
+					t.Logf("run %d: the machine held a packet back %s; measuring again", attempt, l.Max)
+					continue
 				}
-				if len(pk.payload) != rtpengine.FrameSamples {
-					t.Fatalf("packet %d has %d bytes", i, len(pk.payload))
-				}
-				s := make([]int16, len(pk.payload))
-				g711.Decode(law, s, pk.payload)
-				decoded = append(decoded, s...)
+				assertPaced(t, got)
+				break
 			}
-			if !slices.Equal(decoded, samples) {
-				t.Fatal("decoded samples differ from those played")
-			}
-			assertPaced(t, got)
 			if l := e.Lateness(); l.Packets < 50 {
 				t.Fatalf("lateness counted %d packets", l.Packets)
 			}
 		})
 	}
+}
+
+// playOnce plays samples to a new peer and checks what arrived: 50 packets, one
+// SSRC, consecutive sequence numbers, timestamps 160 apart, the marker on the first
+// only, and the samples decoded equal to those played.
+func playOnce(t *testing.T, e *rtpengine.Engine, law g711.Law, samples []int16) []rxPacket {
+	t.Helper()
+	p := newPeer(t)
+	leg := newLeg(t, e, rtpengine.LegConfig{Law: law, Remote: p.addr()})
+	defer leg.Close()
+	waitDone(t, leg.Play(rtpengine.Item{Audio: rtpengine.NewAudio(samples)}), 3*time.Second)
+	got := p.waitFor(t, time.Second, "50 packets", func(g []rxPacket) bool { return len(g) >= 50 })
+	time.Sleep(100 * time.Millisecond)
+	if got = p.packets(); len(got) != 50 {
+		t.Fatalf("%d packets, want 50 (a one-shot sends nothing after its end)", len(got))
+	}
+	var decoded []int16
+	for i, pk := range got {
+		h := pk.h
+		if h.PayloadType != rtpengine.PayloadType(law) || h.SSRC != got[0].h.SSRC ||
+			h.SequenceNumber != got[0].h.SequenceNumber+uint16(i) ||
+			h.Timestamp != got[0].h.Timestamp+uint32(i*rtpengine.FrameSamples) || h.Marker != (i == 0) {
+			t.Fatalf("packet %d: %+v after %+v", i, h, got[0].h)
+		}
+		if len(pk.payload) != rtpengine.FrameSamples {
+			t.Fatalf("packet %d has %d bytes", i, len(pk.payload))
+		}
+		s := make([]int16, len(pk.payload))
+		g711.Decode(law, s, pk.payload)
+		decoded = append(decoded, s...)
+	}
+	if !slices.Equal(decoded, samples) {
+		t.Fatal("decoded samples differ from those played")
+	}
+	return got
 }
 
 // assertPaced checks packets came at 20 ms: the span of n packets is (n−1)×20 ms
