@@ -49,7 +49,7 @@ func TestPlaybackPacingAndContent(t *testing.T) {
 					t.Logf("run %d: the machine held a packet back %s; measuring again", attempt, l.Max)
 					continue
 				}
-				assertPaced(t, got)
+				assertPaced(t, got, e.Lateness().Max)
 				break
 			}
 			if l := e.Lateness(); l.Packets < 50 {
@@ -96,13 +96,14 @@ func playOnce(t *testing.T, e *rtpengine.Engine, law g711.Law, samples []int16) 
 
 // assertPaced checks packets came at 20 ms: the span of n packets is (n−1)×20 ms
 // (give or take scheduling delays of a busy machine), half the gaps are 20±4 ms and
-// no 100 ms holds more than six packets (no bursts).
-func assertPaced(t *testing.T, got []rxPacket) {
+// no 100 ms holds more packets than 20 ms pacing puts there, allowing for those the
+// sender's measured lateness (late) and 5 ms of the receiver's own delays explain.
+func assertPaced(t *testing.T, got []rxPacket, late time.Duration) {
 	t.Helper()
 	n := len(got)
 	span := got[n-1].at.Sub(got[0].at)
 	want := time.Duration(n-1) * rtpengine.Period
-	if span < want-rtpengine.Period || span > want+300*time.Millisecond {
+	if span < want-rtpengine.Period-late || span > want+300*time.Millisecond {
 		t.Fatalf("%d packets spanned %s, want about %s", n, span, want)
 	}
 	gaps := make([]time.Duration, 0, n-1)
@@ -113,13 +114,15 @@ func assertPaced(t *testing.T, got []rxPacket) {
 	if med := gaps[len(gaps)/2]; med < 16*time.Millisecond || med > 24*time.Millisecond {
 		t.Fatalf("median gap %s, want 20 ms", med)
 	}
+	const window = 100 * time.Millisecond
+	allowed := int((window+late+5*time.Millisecond)/rtpengine.Period) + 1
 	for i := range got {
 		in := 0
-		for j := i; j < n && got[j].at.Sub(got[i].at) < 100*time.Millisecond; j++ {
+		for j := i; j < n && got[j].at.Sub(got[i].at) < window; j++ {
 			in++
 		}
-		if in > 6 {
-			t.Fatalf("%d packets within 100 ms from packet %d: a burst", in, i)
+		if in > allowed {
+			t.Fatalf("%d packets within 100 ms from packet %d (%d allowed with the sender %s late): a burst", in, i, allowed, late)
 		}
 	}
 }
