@@ -130,6 +130,7 @@ func New(cfg Config) *Server {
 	s.registerWaiting(v1)
 	s.registerSLA(v1)
 	s.registerAutomations(v1)
+	s.registerMedia(v1)
 	return s
 }
 

@@ -18,3 +18,8 @@ func HandleForTest(s *Server, method sip.RequestMethod, h sipgo.RequestHandler) 
 func SetTCPIdleTimeoutForTest(s *Server, d time.Duration) {
 	s.tcpIdle = d
 }
+
+// SetNonceLifetimeForTest shortens how long a digest challenge may be answered.
+func SetNonceLifetimeForTest(s *Server, d time.Duration) {
+	s.nonces.lifetime = d
+}

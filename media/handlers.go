@@ -25,6 +25,17 @@ func (s *Server) dispatch(h sipgo.RequestHandler) sipgo.RequestHandler {
 		defer s.inflight.leave()
 		defer s.recoverHandler(req, tx)
 
+		switch s.guard.check(sourceIP(req.Source()), req.Method, s.guard.now()) {
+		case banned:
+			return
+		case limited:
+			if !req.IsAck() {
+				s.log.Debug("SIP request over its source's rate", "method", req.Method, "source", req.Source())
+				s.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable (rate limited)", sip.NewHeader("Retry-After", "30"))
+			}
+			return
+		}
+
 		// RFC 3261 §17.2.3: an ACK never gets a response, not even an error.
 		if !req.IsAck() {
 			if code, reason := checkRequest(req); code != 0 {

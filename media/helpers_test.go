@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -119,16 +120,28 @@ type testServer struct {
 // between NewServer and Run.
 func startServer(t *testing.T, setup ...func(*media.Server)) *testServer {
 	t.Helper()
+	return startServerWith(t, media.Config{}, setup...)
+}
+
+// loopback trusts the tests' own address, so that floods meant to test robustness
+// are not cut short by the rate limits (which tests of their own check).
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// startServerWith is startServer with cfg's fields beside the address, user agent
+// and logger; its Limits trust loopback unless they name trusted sources or
+// set a ban time.
+func startServerWith(t *testing.T, cfg media.Config, setup ...func(*media.Server)) *testServer {
+	t.Helper()
 	logs := newTestLog(t)
 	var lastErr error
+	if cfg.Limits.Trusted == nil && cfg.Limits.BanFor == 0 {
+		cfg.Limits.Trusted = loopback
+	}
 	// freePort can lose a race with another process; retry the bind.
 	for range 3 {
 		port := freePort(t)
-		srv, err := media.NewServer(media.Config{
-			Addr:      fmt.Sprintf("127.0.0.1:%d", port),
-			UserAgent: testUserAgent,
-			Logger:    logs.logger,
-		})
+		cfg.Addr, cfg.UserAgent, cfg.Logger = fmt.Sprintf("127.0.0.1:%d", port), testUserAgent, logs.logger
+		srv, err := media.NewServer(cfg)
 		if err != nil {
 			t.Fatalf("NewServer: %v", err)
 		}

@@ -1,6 +1,7 @@
-// Package media is the media worker of switchboard. For now it is only the
-// worker's SIP endpoint: it answers OPTIONS and turns away every method it
-// cannot serve yet, over UDP and TCP on one address.
+// Package media is the media worker of switchboard: its SIP endpoint over UDP
+// and TCP on one address. It answers OPTIONS, is the registrar of agents'
+// phones (digest authentication, registrations in Redis), rate limits and bans
+// abusive sources, and turns away every method it cannot serve.
 package media
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"switchboard/pgstore"
 )
 
 // DefaultUserAgent is the Server header value used when Config.UserAgent is empty.
@@ -51,6 +55,38 @@ type Config struct {
 	// builds, except sipgo's package-wide ones (see SetSIPLibraryLogger);
 	// nil means slog.Default().
 	Logger *slog.Logger
+
+	// Directory finds tenants by SIP domain, agents' SIP secrets and the numbers
+	// calls come in on (a *pgstore.Store). Without it (and Registrations) the
+	// endpoint is not a registrar: REGISTER is refused like any unknown method.
+	Directory Directory
+	// Registrations keeps agents' registrations (NewRegistrations over Redis).
+	Registrations *Registrations
+	// Host names this media host in the registrations it takes; empty: the
+	// machine's host name.
+	Host string
+	// DefaultTenant is the slug of the tenant whose phones name the server by its
+	// address rather than by the tenant's domain; empty: none, such phones are
+	// refused.
+	DefaultTenant string
+	// MinExpires and MaxExpires bound a registration's lifetime; zero takes
+	// DefaultMinExpires and DefaultMaxExpires.
+	MinExpires, MaxExpires time.Duration
+	// Limits are the per-source rate limits and bans; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// DigestAlgorithms are the digest algorithms challenges offer, in the order
+	// offered (pgstore.DigestSHA256, pgstore.DigestMD5); empty: all, SHA-256
+	// first. Phones that answer the first challenge whatever its algorithm, and
+	// know only MD5, need MD5 first.
+	DigestAlgorithms []string
+}
+
+// Directory is what the SIP endpoint reads from PostgreSQL.
+type Directory interface {
+	SIPTenant(ctx context.Context, domain string) (pgstore.Tenant, error)
+	SIPSecretFor(ctx context.Context, tenantID, extension string) (pgstore.SIPSecret, error)
+	VoiceNumberFor(ctx context.Context, dialled string) (pgstore.VoiceNumber, error)
 }
 
 // Server is the SIP endpoint of the media worker.
@@ -67,6 +103,16 @@ type Server struct {
 	allow   string
 
 	tcpIdle time.Duration
+
+	dir           Directory
+	regs          *Registrations
+	nonces        *nonces
+	guard         *guard
+	host          string
+	defaultTenant string
+	minExpires    time.Duration
+	maxExpires    time.Duration
+	algorithms    []string
 
 	started  atomic.Bool
 	ready    chan struct{}
@@ -101,11 +147,41 @@ func NewServer(cfg Config) (*Server, error) {
 	tcp := &sip.TransportTCP{DialerCreate: noDialer}
 
 	s := &Server{
-		addr:      addr,
-		userAgent: name,
-		log:       log,
-		tcpIdle:   tcpIdleTimeout,
-		ready:     make(chan struct{}),
+		addr:          addr,
+		userAgent:     name,
+		log:           log,
+		tcpIdle:       tcpIdleTimeout,
+		ready:         make(chan struct{}),
+		dir:           cfg.Directory,
+		regs:          cfg.Registrations,
+		guard:         newGuard(cfg.Limits),
+		host:          cfg.Host,
+		defaultTenant: cfg.DefaultTenant,
+		minExpires:    cfg.MinExpires,
+		maxExpires:    cfg.MaxExpires,
+	}
+	if s.host == "" {
+		if s.host, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("media: Config.Host is empty and the host name is unknown: %w", err)
+		}
+	}
+	if s.minExpires <= 0 {
+		s.minExpires = DefaultMinExpires
+	}
+	if s.maxExpires <= 0 {
+		s.maxExpires = DefaultMaxExpires
+	}
+	if s.minExpires > s.maxExpires {
+		return nil, fmt.Errorf("media: MinExpires %v is above MaxExpires %v", s.minExpires, s.maxExpires)
+	}
+	if (s.dir == nil) != (s.regs == nil) {
+		return nil, errors.New("media: Config.Directory and Config.Registrations go together")
+	}
+	if s.algorithms, err = digestAlgorithms(cfg.DigestAlgorithms); err != nil {
+		return nil, err
+	}
+	if s.nonces, err = newNonces(); err != nil {
+		return nil, err
 	}
 
 	ua, err := sipgo.NewUA(
@@ -133,6 +209,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s.handle(sip.OPTIONS, s.onOptions)
 	s.handle(sip.ACK, s.onAck)
 	s.handle(sip.CANCEL, s.onCancel)
+	if s.dir != nil {
+		s.handle(sip.REGISTER, s.onRegister)
+	}
 	srv.OnNoRoute(s.dispatch(s.onNotAllowed))
 	return s, nil
 }

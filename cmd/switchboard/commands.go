@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -80,6 +81,13 @@ func (s *stack) activities() *activities.Activities {
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
 		Registry: s.registry, Wake: s.wake, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
+}
+
+// sipConfig is the media worker's SIP endpoint over the stack's connections.
+func (s *stack) sipConfig(cfg *config) media.Config {
+	return media.Config{Addr: cfg.SIPAddr, Logger: s.logger, Directory: s.store, Registrations: media.NewRegistrations(s.redis),
+		Host: cfg.MediaHost, DefaultTenant: cfg.SIPDefaultTenant, Limits: media.Limits{Trusted: cfg.SIPTrusted},
+		DigestAlgorithms: strings.Split(cfg.SIPDigestText, ",")}
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.
@@ -205,7 +213,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	if err := bootstrap(ctx, s.store, cfg.DataDir, out); err != nil {
 		return err
 	}
-	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger})
+	sip, err := media.NewServer(s.sipConfig(cfg))
 	if err != nil {
 		return err
 	}
@@ -289,13 +297,17 @@ func runWorker(ctx context.Context, cfg *config, _ io.Writer) error {
 
 func runMedia(ctx context.Context, cfg *config, _ io.Writer) error {
 	logger := newLogger(cfg)
-	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: logger})
+	s, err := connect(ctx, cfg, logger, cfg.temporalAddress())
 	if err != nil {
 		return err
 	}
-	reg := telemetry.NewRegistry()
+	defer s.close()
+	sip, err := media.NewServer(s.sipConfig(cfg))
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, reg, logger) })
+	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
 	g.Go(func() error { return sip.Run(gctx) })
 	logger.Info("media worker running", "sip", cfg.SIPAddr)
 	return g.Wait()

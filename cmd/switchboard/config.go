@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +41,17 @@ type config struct {
 	// NoWorker starts `dev` without its worker, for tests that run `worker` on
 	// its own beside it (and stop and restart it).
 	NoWorker bool
+
+	// MediaHost names this media host: its registrations and its task queue.
+	MediaHost string
+	// SIPDefaultTenant is the slug of the tenant of phones that name the SIP server by
+	// its address; SIPTrustedText the sources exempt from SIP rate limits, parsed
+	// into SIPTrusted.
+	SIPDefaultTenant string
+	SIPTrustedText   string
+	SIPTrusted       []netip.Prefix
+	// SIPDigestText lists the digest algorithms of SIP challenges, in order.
+	SIPDigestText string
 }
 
 type setting struct {
@@ -60,6 +72,10 @@ func (c *config) settings() []setting {
 		{&c.TemporalUIAddr, "temporal-ui-addr", "SWITCHBOARD_TEMPORAL_UI_ADDR", "127.0.0.1:8233", "dev: where the embedded Temporal Web UI listens; empty disables it"},
 		{&c.HTTPAddr, "http-addr", "SWITCHBOARD_HTTP_ADDR", ":8080", "HTTP API listen address"},
 		{&c.SIPAddr, "sip-addr", "SWITCHBOARD_SIP_ADDR", ":5060", "SIP listen address (UDP and TCP)"},
+		{&c.MediaHost, "media-host", "SWITCHBOARD_MEDIA_HOST", "", "media: this media host's name, unique among media hosts (registrations and its task queue); empty: the machine's host name"},
+		{&c.SIPDefaultTenant, "sip-default-tenant", "SWITCHBOARD_SIP_DEFAULT_TENANT", "", "media: slug of the tenant whose phones register with the server's address as SIP domain instead of the tenant's slug"},
+		{&c.SIPTrustedText, "sip-trusted", "SWITCHBOARD_SIP_TRUSTED", "", "media: comma-separated addresses or CIDR prefixes (carrier trunks, a load balancer) exempt from the SIP rate limits and bans"},
+		{&c.SIPDigestText, "sip-digest-algorithms", "SWITCHBOARD_SIP_DIGEST_ALGORITHMS", "SHA-256,MD5", "media: digest algorithms the registrar challenges with, in order (SHA-256, MD5); put MD5 first for phones that answer only the first challenge and know only MD5"},
 		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
 		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
 		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -98,10 +114,34 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 		return fmt.Errorf("heartbeat TTL %q: use a duration from %v to %v, such as 30s", c.HeartbeatTTLText, minHeartbeatTTL, maxHeartbeatTTL)
 	}
 	c.HeartbeatTTL = ttl
+	if c.SIPTrusted, err = parsePrefixes(c.SIPTrustedText); err != nil {
+		return fmt.Errorf("sip-trusted: %w", err)
+	}
 	if c.WebhookAllowPrivate, err = strconv.ParseBool(c.WebhookAllowPrivateText); err != nil {
 		return fmt.Errorf("webhook-allow-private %q: use true or false", c.WebhookAllowPrivateText)
 	}
 	return nil
+}
+
+// parsePrefixes reads comma-separated addresses and CIDR prefixes.
+func parsePrefixes(text string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(text, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(part); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix such as 203.0.113.0/24", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // temporalAddress is the cluster to dial in the commands that never embed one.

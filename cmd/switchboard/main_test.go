@@ -575,7 +575,7 @@ func TestSeparateProcesses(t *testing.T) {
 	procs := map[string][]string{
 		"api":    append([]string{"api", "--http-addr", apiAddr}, common...),
 		"worker": append([]string{"worker", "--metrics-addr", workerMetrics}, common...),
-		"media":  {"media", "--sip-addr", freeTCP(t, true), "--metrics-addr", mediaMetrics, "--log-level", "warn"},
+		"media":  append([]string{"media", "--sip-addr", freeTCP(t, true), "--metrics-addr", mediaMetrics}, common...),
 	}
 	done := make(chan error, len(procs))
 	for name, args := range procs {
