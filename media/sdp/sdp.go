@@ -17,13 +17,13 @@ import (
 
 // Warning codes of RFC 3261 §20.43 that a refused session description carries.
 const (
-	WarnIncompatibleProtocol  = 300
-	WarnIncompatibleAddress   = 301
-	WarnIncompatibleTransport = 302
-	WarnMediaNotAvailable     = 304
-	WarnIncompatibleFormat    = 305
+	WarnIncompatibleProtocol   = 300
+	WarnIncompatibleAddress    = 301
+	WarnIncompatibleTransport  = 302
+	WarnMediaNotAvailable      = 304
+	WarnIncompatibleFormat     = 305
 	WarnParameterNotUnderstood = 307
-	WarnMisc                  = 399
+	WarnMisc                   = 399
 )
 
 // Error is a session description the endpoint cannot use: malformed, or offering
