@@ -194,6 +194,29 @@ func lockSLAPolicies(ctx context.Context, tx pgx.Tx, tenantID string) error {
 	return err
 }
 
+// bumpSLAGeneration moves the tenant's policy list to its next generation, in the
+// transaction of the change: clocks matched under an older one match again.
+func bumpSLAGeneration(ctx context.Context, tx pgx.Tx, tenantID string) (int64, error) {
+	var g int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO sla_policy_generations (tenant_id, generation) VALUES ($1, 1)
+		ON CONFLICT (tenant_id) DO UPDATE SET generation = sla_policy_generations.generation + 1
+		RETURNING generation`, tenantID).Scan(&g)
+	return g, err
+}
+
+// SLAGeneration is the generation of the tenant's policy list: 0 before its first
+// change, then one more with every change.
+func (s *Store) SLAGeneration(ctx context.Context, tenantID string) (int64, error) {
+	return slaGeneration(ctx, s.pool, tenantID)
+}
+
+func slaGeneration(ctx context.Context, q querier, tenantID string) (int64, error) {
+	var g int64
+	err := q.QueryRow(ctx, `SELECT coalesce((SELECT generation FROM sla_policy_generations WHERE tenant_id = $1), 0)`, tenantID).Scan(&g)
+	return g, err
+}
+
 const slaColumns = `id, tenant_id, name, position, enabled, valid_from, valid_to, condition, queue_mode, exclude_automated, created_at, updated_at`
 
 func scanSLAPolicy(row pgx.Row) (SLAPolicy, error) {
@@ -240,7 +263,8 @@ func loadSLADetails(ctx context.Context, q querier, tenantID string, ps []SLAPol
 		return err
 	}
 	rows, err = q.Query(ctx, `
-		SELECT policy_id, id, name, is_default, first_response_minutes, next_reply_minutes, resolution_minutes, counting
+		SELECT policy_id, id, name, is_default, first_response_minutes, next_reply_minutes, resolution_minutes,
+			first_response_seconds, next_reply_seconds, resolution_seconds, counting
 		FROM sla_severities WHERE tenant_id = $1 AND policy_id = ANY($2::uuid[]) ORDER BY policy_id, position`, tenantID, ids)
 	if err != nil {
 		return err
@@ -249,7 +273,8 @@ func loadSLADetails(ctx context.Context, q querier, tenantID string, ps []SLAPol
 		s        sla.Severity
 		counting string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&policyID, &s.ID, &s.Name, &s.Default, &s.FirstResponseMinutes, &s.NextReplyMinutes, &s.ResolutionMinutes, &counting}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&policyID, &s.ID, &s.Name, &s.Default, &s.FirstResponseMinutes, &s.NextReplyMinutes, &s.ResolutionMinutes,
+		&s.FirstResponseSeconds, &s.NextReplySeconds, &s.ResolutionSeconds, &counting}, func() error {
 		s.Counting = sla.Counting(counting)
 		i := index[policyID]
 		ps[i].Severities = append(ps[i].Severities, s)
@@ -289,10 +314,12 @@ func writeSLADetails(ctx context.Context, tx pgx.Tx, tenantID, policyID string, 
 	for i, s := range sevs {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO sla_severities (id, tenant_id, policy_id, position, name, is_default,
-				first_response_minutes, next_reply_minutes, resolution_minutes, counting)
-			VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				first_response_minutes, next_reply_minutes, resolution_minutes,
+				first_response_seconds, next_reply_seconds, resolution_seconds, counting)
+			VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			nullUUID(s.ID), tenantID, policyID, i+1, strings.TrimSpace(s.Name), s.Default,
-			s.FirstResponseMinutes, s.NextReplyMinutes, s.ResolutionMinutes, string(s.Counting)); err != nil {
+			s.FirstResponseMinutes, s.NextReplyMinutes, s.ResolutionMinutes,
+			s.FirstResponseSeconds, s.NextReplySeconds, s.ResolutionSeconds, string(s.Counting)); err != nil {
 			return err
 		}
 	}
@@ -356,6 +383,9 @@ func (s *Store) CreateSLAPolicy(ctx context.Context, tenantID string, actor Acto
 			return slaNameTaken(err)
 		}
 		if err := writeSLADetails(ctx, tx, tenantID, p.ID, in.Queues.QueueIDs, in.Severities); err != nil {
+			return err
+		}
+		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, tenantID, actor, "sla_policy.created", "sla_policy", p.ID, in); err != nil {
@@ -505,6 +535,9 @@ func (s *Store) UpdateSLAPolicy(ctx context.Context, tenantID string, actor Acto
 				return err
 			}
 		}
+		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
+			return err
+		}
 		if err := audit(ctx, tx, tenantID, actor, "sla_policy.updated", "sla_policy", p.ID, in); err != nil {
 			return err
 		}
@@ -529,6 +562,9 @@ func (s *Store) DeleteSLAPolicy(ctx context.Context, tenantID string, actor Acto
 			return translate(err, "sla policy")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sla_policies SET position = position - 1 WHERE tenant_id = $1 AND position > $2`, tenantID, pos); err != nil {
+			return err
+		}
+		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		return audit(ctx, tx, tenantID, actor, "sla_policy.deleted", "sla_policy", id, map[string]any{"name": name, "position": pos})
@@ -573,6 +609,9 @@ func (s *Store) ReorderSLAPolicies(ctx context.Context, tenantID string, actor A
 			UPDATE sla_policies p SET position = o.pos, updated_at = now()
 			FROM unnest($2::uuid[]) WITH ORDINALITY AS o (id, pos)
 			WHERE p.tenant_id = $1 AND p.id = o.id AND p.position <> o.pos`, tenantID, ids); err != nil {
+			return err
+		}
+		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, tenantID, actor, "sla_policies.reordered", "sla_policy_list", tenantID, in); err != nil {

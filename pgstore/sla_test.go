@@ -233,6 +233,10 @@ func TestSLAPolicyConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	tn := newTenant(t)
+	// Three that stay, so that a move to position 3 always has somewhere to go.
+	for _, name := range []string{"Base 1", "Base 2", "Base 3"} {
+		newSLAPolicy(t, tn.Tenant.ID, name, nil)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for w := range 8 {
@@ -267,8 +271,8 @@ func TestSLAPolicyConcurrentWrites(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if got := slaOrder(t, tn.Tenant.ID); len(got) != 16 {
-		t.Errorf("%d policies, want 16: %v", len(got), got)
+	if got := slaOrder(t, tn.Tenant.ID); len(got) != 19 {
+		t.Errorf("%d policies, want 19: %v", len(got), got)
 	}
 }
 

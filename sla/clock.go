@@ -108,6 +108,9 @@ type Clock struct {
 	Metric Metric        `json:"metric"`
 	State  State         `json:"state"`
 	Target time.Duration `json:"target"`
+	// Cycle is the next-reply exchange the clock is of (from 1; 0 while none
+	// started); 1 for the other metrics once started.
+	Cycle int `json:"cycle"`
 	// StartedAt is when the clock (or cycle) started; zero while pending.
 	StartedAt time.Time `json:"startedAt"`
 	// Elapsed is the counted time so far; Remaining is Target minus Elapsed,
@@ -124,9 +127,12 @@ type Clock struct {
 	MetAt      time.Time `json:"metAt"`
 }
 
-// Breach is one metric reaching its target.
+// Breach is one metric reaching its target. Cycle numbers the next-reply
+// exchanges from 1 (the first customer message after the first response opens
+// cycle 1); first response and resolution have one cycle.
 type Breach struct {
 	Metric Metric    `json:"metric"`
+	Cycle  int       `json:"cycle"`
 	At     time.Time `json:"at"`
 }
 
@@ -188,6 +194,7 @@ type meter struct {
 	metAt     time.Time
 	stopped   bool
 	cycleOpen bool // next reply: a customer message awaits a reply
+	cycle     int  // the current cycle, from 1
 }
 
 // Tracker follows a conversation event by event. Add is incremental; At
@@ -261,7 +268,7 @@ func (t *Tracker) Add(e Event) error {
 			t.start(e.At)
 		case t.responded:
 			if m := t.meters[NextReply]; m != nil && !m.cycleOpen {
-				*m = meter{target: m.target, active: true, started: e.At, cycleOpen: true}
+				*m = meter{target: m.target, active: true, started: e.At, cycleOpen: true, cycle: m.cycle + 1}
 			}
 		}
 	case AgentReply:
@@ -302,7 +309,7 @@ func (t *Tracker) start(at time.Time) {
 	t.started, t.waiting = true, false
 	for metric, m := range t.meters {
 		if metric != NextReply {
-			m.active, m.started = true, at
+			m.active, m.started, m.cycle = true, at, 1
 		}
 	}
 }
@@ -340,7 +347,7 @@ func (t *Tracker) advance(to time.Time) {
 		m.elapsed += counted
 		if !wasBreached && reached {
 			m.breachAt = reachedAt
-			t.breaches = append(t.breaches, Breach{Metric: metric, At: reachedAt})
+			t.breaches = append(t.breaches, Breach{Metric: metric, Cycle: m.cycle, At: reachedAt})
 		}
 	}
 	slices.SortStableFunc(t.breaches, func(a, b Breach) int { return a.At.Compare(b.At) })
@@ -417,7 +424,7 @@ func (t *Tracker) At(at time.Time) (Result, error) {
 		if m == nil {
 			continue
 		}
-		k := Clock{Metric: metric, Target: m.target, StartedAt: m.started, Elapsed: m.elapsed,
+		k := Clock{Metric: metric, Target: m.target, Cycle: m.cycle, StartedAt: m.started, Elapsed: m.elapsed,
 			Remaining: m.target - m.elapsed, BreachedAt: m.breachAt, Breached: !m.breachAt.IsZero(), MetAt: m.metAt}
 		switch {
 		case m.active && c.counting() && openNow:

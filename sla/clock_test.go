@@ -112,7 +112,7 @@ func TestClocks(t *testing.T) {
 			name: "late reply: breached at the due instant, then met", cfg: sla.Config{Severity: always},
 			events: []sla.Event{cust(mins(0)), reply(mins(20))}, at: mins(30),
 			want:     []want{{metric: sla.FirstResponse, state: sla.Met, elapsed: 20 * m, due: mins(15), breachedAt: mins(15), metAt: mins(20), startedAt: mins(0)}},
-			breaches: []sla.Breach{{Metric: sla.FirstResponse, At: mins(15)}},
+			breaches: []sla.Breach{{Metric: sla.FirstResponse, Cycle: 1, At: mins(15)}},
 		},
 		{
 			name: "paused in Solved, resumed on reopening", cfg: sla.Config{Severity: always},
@@ -145,7 +145,14 @@ func TestClocks(t *testing.T) {
 				{metric: sla.FirstResponse, state: sla.Met, elapsed: 2 * m, metAt: mins(2), startedAt: mins(0)},
 				{metric: sla.NextReply, state: sla.Running, elapsed: 3 * m, due: mins(35), startedAt: mins(30)},
 			},
-			breaches: []sla.Breach{{Metric: sla.NextReply, At: mins(15)}},
+			breaches: []sla.Breach{{Metric: sla.NextReply, Cycle: 1, At: mins(15)}},
+		},
+		{
+			name: "next reply breaches are numbered by their exchange", cfg: sla.Config{Severity: always},
+			events:   []sla.Event{cust(mins(0)), reply(mins(2)), cust(mins(10)), reply(mins(12)), cust(mins(20)), reply(mins(40))},
+			at:       mins(50),
+			want:     []want{{metric: sla.NextReply, state: sla.Met, elapsed: 20 * m, due: mins(25), breachedAt: mins(25), metAt: mins(40), startedAt: mins(20)}},
+			breaches: []sla.Breach{{Metric: sla.NextReply, Cycle: 2, At: mins(25)}},
 		},
 		{
 			name: "next reply met by the agent's reply", cfg: sla.Config{Severity: always},
@@ -164,7 +171,7 @@ func TestClocks(t *testing.T) {
 			name: "automated replies ignored when excluded", cfg: sla.Config{Severity: always, ExcludeAutomated: true},
 			events: []sla.Event{cust(mins(0)), auto(mins(1)), reply(mins(20))}, at: mins(30),
 			want:     []want{{metric: sla.FirstResponse, state: sla.Met, elapsed: 20 * m, due: mins(15), breachedAt: mins(15), metAt: mins(20), startedAt: mins(0)}},
-			breaches: []sla.Breach{{Metric: sla.FirstResponse, At: mins(15)}},
+			breaches: []sla.Breach{{Metric: sla.FirstResponse, Cycle: 1, At: mins(15)}},
 		},
 		{
 			name: "excluded: counting starts at the chatbot's handover", cfg: sla.Config{Severity: always, ExcludeAutomated: true},
@@ -217,7 +224,7 @@ func TestClocks(t *testing.T) {
 			name: "working hours: breached after the reopening", cfg: sla.Config{Severity: severity(30, 0, 0, sla.WorkingHours), Calendar: office(t)},
 			events: []sla.Event{cust(at("2026-06-05T13:50:00Z"))}, at: at("2026-06-08T07:00:00Z"),
 			want:     []want{{metric: sla.FirstResponse, state: sla.Running, elapsed: 70 * m, due: at("2026-06-08T06:20:00Z"), breachedAt: at("2026-06-08T06:20:00Z"), startedAt: at("2026-06-05T13:50:00Z")}},
-			breaches: []sla.Breach{{Metric: sla.FirstResponse, At: at("2026-06-08T06:20:00Z")}},
+			breaches: []sla.Breach{{Metric: sla.FirstResponse, Cycle: 1, At: at("2026-06-08T06:20:00Z")}},
 		},
 		{
 			name: "working hours: a message outside hours counts from the opening", cfg: sla.Config{Severity: severity(30, 0, 0, sla.WorkingHours), Calendar: office(t)},

@@ -42,32 +42,45 @@ const (
 	MaxQueues = 500
 )
 
-// Severity is a level of a policy with its targets in minutes; 0 means the
-// metric is not tracked at this severity, and at least one is set.
+// Severity is a level of a policy with its targets; 0 means the metric is not
+// tracked at this severity, and at least one is set. A target is given in
+// minutes, or in seconds (for a target that is not whole minutes), never both.
 type Severity struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name"`
 	// Default marks the severity every conversation matching the policy starts
 	// with; a policy has exactly one.
-	Default              bool     `json:"default"`
-	FirstResponseMinutes int      `json:"firstResponseMinutes"`
-	NextReplyMinutes     int      `json:"nextReplyMinutes"`
-	ResolutionMinutes    int      `json:"resolutionMinutes"`
+	Default              bool `json:"default"`
+	FirstResponseMinutes int  `json:"firstResponseMinutes"`
+	NextReplyMinutes     int  `json:"nextReplyMinutes"`
+	ResolutionMinutes    int  `json:"resolutionMinutes"`
+	// The same targets in seconds, used when the minutes are 0.
+	FirstResponseSeconds int      `json:"firstResponseSeconds,omitempty"`
+	NextReplySeconds     int      `json:"nextReplySeconds,omitempty"`
+	ResolutionSeconds    int      `json:"resolutionSeconds,omitempty"`
 	Counting             Counting `json:"counting"`
 }
 
 // Target is the metric's target time; 0 when it is not tracked.
 func (s Severity) Target(m Metric) time.Duration {
-	var min int
+	min, sec := s.target(m)
+	if min > 0 {
+		return time.Duration(min) * time.Minute
+	}
+	return time.Duration(sec) * time.Second
+}
+
+// target is the metric's target as given: minutes and seconds.
+func (s Severity) target(m Metric) (minutes, seconds int) {
 	switch m {
 	case FirstResponse:
-		min = s.FirstResponseMinutes
+		return s.FirstResponseMinutes, s.FirstResponseSeconds
 	case NextReply:
-		min = s.NextReplyMinutes
+		return s.NextReplyMinutes, s.NextReplySeconds
 	case Resolution:
-		min = s.ResolutionMinutes
+		return s.ResolutionMinutes, s.ResolutionSeconds
 	}
-	return time.Duration(min) * time.Minute
+	return 0, 0
 }
 
 // Validate checks one severity; field names are relative to it.
@@ -75,16 +88,22 @@ func (s Severity) Validate() error {
 	if strings.TrimSpace(s.Name) == "" || utf8.RuneCountInString(s.Name) > MaxNameLength {
 		return invalid("name", "is required and at most %d characters", MaxNameLength)
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"firstResponseMinutes", s.FirstResponseMinutes}, {"nextReplyMinutes", s.NextReplyMinutes}, {"resolutionMinutes", s.ResolutionMinutes}} {
-		if f.v < 0 || f.v > MaxMinutes {
-			return invalid(f.name, "must be between 0 (not tracked) and %d minutes", MaxMinutes)
+	tracked := false
+	for _, m := range Metrics {
+		min, sec := s.target(m)
+		if min < 0 || min > MaxMinutes {
+			return invalid(string(m)+"Minutes", "must be between 0 (not tracked) and %d minutes", MaxMinutes)
 		}
+		if sec < 0 || sec > MaxMinutes*60 {
+			return invalid(string(m)+"Seconds", "must be between 0 (not tracked) and %d seconds", MaxMinutes*60)
+		}
+		if min > 0 && sec > 0 {
+			return invalid(string(m)+"Seconds", "give the target in minutes or in seconds, not both")
+		}
+		tracked = tracked || min > 0 || sec > 0
 	}
-	if s.FirstResponseMinutes == 0 && s.NextReplyMinutes == 0 && s.ResolutionMinutes == 0 {
-		return invalid("firstResponseMinutes", "set at least one of firstResponseMinutes, nextReplyMinutes and resolutionMinutes")
+	if !tracked {
+		return invalid("firstResponseMinutes", "set at least one of firstResponseMinutes, nextReplyMinutes and resolutionMinutes (or their seconds)")
 	}
 	if !s.Counting.Valid() {
 		return invalid("counting", "must be %q or %q, got %q", Always, WorkingHours, s.Counting)

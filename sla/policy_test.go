@@ -102,6 +102,14 @@ func TestPolicyValidate(t *testing.T) {
 		{"negative minutes", func(p *sla.Policy) { p.Severities[0].NextReplyMinutes = -1 }, "severities[0].nextReplyMinutes"},
 		{"too many minutes", func(p *sla.Policy) { p.Severities[0].ResolutionMinutes = sla.MaxMinutes + 1 }, "severities[0].resolutionMinutes"},
 		{"unknown counting", func(p *sla.Policy) { p.Severities[0].Counting = "sometimes" }, "severities[0].counting"},
+		{"targets in seconds", func(p *sla.Policy) {
+			p.Severities[0] = sla.Severity{Name: "Default", Default: true, FirstResponseSeconds: 30, ResolutionSeconds: 90, Counting: sla.Always}
+		}, ""},
+		{"minutes and seconds of one metric", func(p *sla.Policy) { p.Severities[0].FirstResponseSeconds = 30 }, "severities[0].firstResponseSeconds"},
+		{"negative seconds", func(p *sla.Policy) { p.Severities[0].NextReplySeconds = -1 }, "severities[0].nextReplySeconds"},
+		{"too many seconds", func(p *sla.Policy) {
+			p.Severities[0].ResolutionMinutes, p.Severities[0].ResolutionSeconds = 0, sla.MaxMinutes*60+1
+		}, "severities[0].resolutionSeconds"},
 		{"severity unnamed", func(p *sla.Policy) { p.Severities[0].Name = " " }, "severities[0].name"},
 		{"severity named twice", func(p *sla.Policy) { two(p); p.Severities[1].Name = "default" }, "severities[1].name"},
 	}
@@ -119,5 +127,14 @@ func TestPolicyValidate(t *testing.T) {
 				t.Fatalf("field %q (%s), want %q", v.Field, v.Message, c.field)
 			}
 		})
+	}
+}
+
+func TestSeverityTarget(t *testing.T) {
+	s := sla.Severity{FirstResponseMinutes: 2, NextReplySeconds: 45}
+	for m, want := range map[sla.Metric]time.Duration{sla.FirstResponse: 2 * time.Minute, sla.NextReply: 45 * time.Second, sla.Resolution: 0} {
+		if got := s.Target(m); got != want {
+			t.Errorf("%s: target %s, want %s", m, got, want)
+		}
 	}
 }
