@@ -48,6 +48,11 @@ const (
 	MessageReceived                 = "messageReceived"
 	ConversationStatusChanged       = "conversationStatusChanged"
 	AgentStatusChanged              = "agentStatusChanged"
+	// SLABreached: a metric of a conversation's SLA passed its target (data: the
+	// breach record); SLABreachWithdrawn: a recalculation (another policy, queue or
+	// target) found a recorded breach no longer holds.
+	SLABreached        = "slaBreached"
+	SLABreachWithdrawn = "slaBreachWithdrawn"
 	// ShowCRM tells the desktop of the agent who now holds an interaction to open
 	// its campaign's screen pop (data.screenPop.url).
 	ShowCRM = "showCrm"

@@ -29,6 +29,7 @@ var WebhookEventTypes = []string{
 	events.ConsultationStarted, events.ConsultationConnected, events.ConsultationEnded,
 	events.InteractionHeld, events.InteractionResumed, events.ParticipantLeft,
 	events.MessageSent, events.MessageReceived, events.ConversationStatusChanged,
+	events.SLABreached, events.SLABreachWithdrawn,
 }
 
 // WebhookPing is the event type of a test delivery (POST /v1/webhooks/{id}/ping):

@@ -227,9 +227,11 @@ func NewTracker(cfg Config) *Tracker {
 func (t *Tracker) clone() *Tracker {
 	c := *t
 	c.meters = make(map[Metric]*meter, len(t.meters))
-	for k, v := range t.meters {
-		m := *v
-		c.meters[k] = &m
+	for _, k := range Metrics { // in order: workflows replay this
+		if v := t.meters[k]; v != nil {
+			m := *v
+			c.meters[k] = &m
+		}
 	}
 	c.breaches = slices.Clone(t.breaches)
 	return &c
@@ -288,8 +290,8 @@ func (t *Tracker) Add(e Event) error {
 			t.meet(Resolution, e.At)
 		case Closed:
 			t.closed = true
-			for _, m := range t.meters {
-				if m.active {
+			for _, metric := range Metrics {
+				if m := t.meters[metric]; m != nil && m.active {
 					m.active, m.stopped = false, true
 				}
 			}
@@ -307,8 +309,8 @@ func (t *Tracker) Add(e Event) error {
 
 func (t *Tracker) start(at time.Time) {
 	t.started, t.waiting = true, false
-	for metric, m := range t.meters {
-		if metric != NextReply {
+	for _, metric := range Metrics {
+		if m := t.meters[metric]; m != nil && metric != NextReply {
 			m.active, m.started, m.cycle = true, at, 1
 		}
 	}

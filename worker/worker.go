@@ -49,6 +49,8 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.WebhookDelivery)
 	r.RegisterWorkflow(workflows.JourneyBackfill)
 	r.RegisterWorkflow(workflows.QueueHours)
+	r.RegisterWorkflow(workflows.SLAClock)
+	r.RegisterWorkflow(workflows.SLARecalc)
 }
 
 // Run runs the worker until ctx is done. Callers register the search attributes first

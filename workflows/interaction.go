@@ -114,6 +114,9 @@ type InteractionInput struct {
 	// Carried is the state of a queued interaction handed over by continue-as-new;
 	// a new interaction has none.
 	Carried *InteractionCarry `json:"carried,omitempty"`
+	// Facts are what the conversation's SLA policy conditions test (those its
+	// route tested); nil: the interaction's own fields.
+	Facts *routing.Facts `json:"facts,omitempty"`
 }
 
 // InteractionCarry is what a run hands to the next one when it continues as new.
@@ -128,6 +131,8 @@ type InteractionCarry struct {
 	Woken []string `json:"woken,omitempty"`
 	// Waiting is how far its waiting strategy went; nil when it has none.
 	Waiting *WaitingProgress `json:"waiting,omitempty"`
+	// SLA is what its SLA clock was told; nil when it feeds none.
+	SLA *SLALink `json:"sla,omitempty"`
 }
 
 // InteractionState is the interaction as the workflow holds it: the query's answer,
@@ -256,6 +261,9 @@ type interaction struct {
 	snooze *snoozeTimer
 	// waiting is the progress of the waiting strategy (see startWaiting).
 	waiting *WaitingProgress
+	// sla is what the conversation's SLA clock was told; nil when this run feeds
+	// none (see setupSLA).
+	sla *SLALink
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.
@@ -309,6 +317,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 			return err
 		}
 	}
+	w.setupSLA(ctx)
 	if err := workflow.SetQueryHandler(ctx, InteractionQuery, func() (InteractionState, error) { return w.st, nil }); err != nil {
 		return err
 	}
@@ -452,6 +461,10 @@ func (w *interaction) continueAsNew(ctx workflow.Context) error {
 	if w.waiting != nil {
 		p := *w.waiting
 		in.Carried.Waiting = &p
+	}
+	if w.sla != nil {
+		l := *w.sla
+		in.Carried.SLA = &l
 	}
 	workflow.GetLogger(ctx).Info("continuing as new", "rounds", w.rounds, "offers", w.st.Offers)
 	return workflow.NewContinueAsNewError(ctx, Interaction, in)

@@ -75,6 +75,8 @@ type desk struct {
 	messages        []activities.OutboundMessage
 	inbound         []activities.InboundMessage
 	published       []activities.PublishRequest
+	// sla is what the conversation's SLA clock (a real child) was answered and wrote.
+	sla slaStore
 }
 
 // Campaign and disposition of the mocked lifecycle activities.
@@ -278,6 +280,7 @@ func newDesk(t *testing.T, ready ...string) *desk {
 		}
 	}).Return(nil)
 	d.mockLifecycle()
+	d.sla.mock(d.env)
 	return d
 }
 

@@ -270,7 +270,10 @@ func (w *interaction) lock(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *interaction) unlock() { w.busy = false }
+func (w *interaction) unlock() {
+	w.busy = false
+	w.slaSync()
+}
 
 // checkActor admits an actor of the tenant; an agent only on an interaction they hold
 // (or held, for the wrap-up).
@@ -711,6 +714,7 @@ func (w *interaction) onSendMessage(ctx workflow.Context, in SendMessageInput) (
 			}
 			return err
 		}
+		w.slaReply(ctx, SLAEventInput{At: now}, false)
 		next := w.st.InteractionState
 		detail := map[string]any{"messageId": in.MessageID, "seq": res.Seq, "status": string(res.Status)}
 		return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: "messageSent", Data: detail},
@@ -760,6 +764,9 @@ func (w *interaction) onInbound(ctx workflow.Context, m InboundMessageInput) {
 	}
 	if err := w.changeAll(ctx, next, "", nil, tl, pubs...); err != nil {
 		workflow.GetLogger(ctx).Error("inbound message not recorded", "message", m.MessageID, "error", err)
+	}
+	if next.Status.Active() {
+		w.slaCustomer(ctx, SLAEventInput{At: at})
 	}
 }
 

@@ -232,6 +232,7 @@ func (w *interaction) sendAwayMessage(ctx workflow.Context, body string) {
 		}
 		return
 	}
+	w.slaReply(ctx, SLAEventInput{}, true)
 	detail := map[string]any{"messageId": id, "seq": res.Seq, "status": string(res.Status), "awayMessage": true}
 	if err := w.change(ctx, w.st.InteractionState, "", nil, pgstore.TimelineEvent{Type: "messageSent", Data: detail},
 		activities.Publication{Type: events.MessageSent, Detail: detail}); err != nil {

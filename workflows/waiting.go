@@ -197,6 +197,7 @@ func (w *interaction) sendWaitingMessage(ctx workflow.Context, step waitingStep)
 		}
 		return
 	}
+	w.slaReply(ctx, SLAEventInput{}, true)
 	detail := map[string]any{"messageId": id, "seq": res.Seq, "status": string(res.Status), "waitingStrategy": step.kind}
 	if step.kind == WaitingAnnouncement {
 		detail["announcement"] = step.n
