@@ -64,7 +64,7 @@ func New(cfg Config) (*Engine, error) {
 	if (cfg.PortMin == 0) != (cfg.PortMax == 0) || cfg.PortMin < 0 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("rtpengine: port range %d–%d: give both bounds, 1–65535, lowest first", cfg.PortMin, cfg.PortMax)
 	}
-	if cfg.PortMin != 0 && cfg.PortMax-cfg.PortMin < 1 {
+	if cfg.PortMin != 0 && cfg.PortMin+cfg.PortMin%2 > cfg.PortMax {
 		return nil, fmt.Errorf("rtpengine: port range %d–%d holds no even port", cfg.PortMin, cfg.PortMax)
 	}
 	ip := cfg.IP
