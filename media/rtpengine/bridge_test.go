@@ -51,6 +51,7 @@ func TestBridgeRelaysBothWaysWithTranscoding(t *testing.T) {
 	if err := e.NewBridge().Add(legA); err != rtpengine.ErrInOtherBridge {
 		t.Fatalf("a leg joined a second bridge: %v", err)
 	}
+	skipped := e.SkippedTurns()
 	x := constFrames(g711.ULaw, 40, 1000, 150)
 	y := constFrames(g711.ALaw, 40, -1000, -150)
 	dc := caller.stream(t, legC.LocalAddr(), rtpengine.PayloadPCMU, x)
@@ -71,13 +72,7 @@ func TestBridgeRelaysBothWaysWithTranscoding(t *testing.T) {
 		t.Fatal("an intruder took over the caller's leg")
 	}
 	// The bridge sends on its own clock: one stream, sequence and timestamps unbroken.
-	got := caller.packets()
-	for i, pk := range got {
-		if pk.h.SSRC != got[0].h.SSRC || pk.h.SequenceNumber != got[0].h.SequenceNumber+uint16(i) ||
-			pk.h.Timestamp != got[0].h.Timestamp+uint32(i*rtpengine.FrameSamples) {
-			t.Fatalf("packet %d to the caller: %+v after %+v", i, pk.h, got[0].h)
-		}
-	}
+	assertStream(t, caller.packets(), e.SkippedTurns() != skipped)
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {

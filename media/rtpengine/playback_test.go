@@ -41,15 +41,18 @@ func TestPlaybackPacingAndContent(t *testing.T) {
 			samples := exact(law, ramp(50*rtpengine.FrameSamples))
 			// The pacing is judged on a run the machine let the engine send on time; a
 			// shared machine that stalls the process for more than 10 ms gets up to
-			// two more runs, the last judged whatever happened.
+			// four more runs, the last judged whatever happened.
 			for attempt := 1; ; attempt++ {
 				e.ResetLateness()
+				skipped := e.SkippedTurns()
 				got := playOnce(t, e, law, samples)
-				if l := e.Lateness(); l.Max > rtpengine.LateThreshold && attempt < 3 {
-					t.Logf("run %d: the machine held a packet back %s; measuring again", attempt, l.Max)
+				late, stalled := e.Lateness().Max, e.SkippedTurns() != skipped
+				if (late > rtpengine.LateThreshold || stalled) && attempt < 5 {
+					t.Logf("run %d: the machine held a packet back %s; measuring again", attempt, late)
 					continue
 				}
-				assertPaced(t, got, e.Lateness().Max)
+				assertStream(t, got, stalled)
+				assertPaced(t, got, late)
 				break
 			}
 			if l := e.Lateness(); l.Packets < 50 {
@@ -59,9 +62,8 @@ func TestPlaybackPacingAndContent(t *testing.T) {
 	}
 }
 
-// playOnce plays samples to a new peer and checks what arrived: 50 packets, one
-// SSRC, consecutive sequence numbers, timestamps 160 apart, the marker on the first
-// only, and the samples decoded equal to those played.
+// playOnce plays samples to a new peer and checks what arrived: 50 packets, the
+// marker on the first only, and the samples decoded equal to those played.
 func playOnce(t *testing.T, e *rtpengine.Engine, law g711.Law, samples []int16) []rxPacket {
 	t.Helper()
 	p := newPeer(t)
@@ -76,10 +78,8 @@ func playOnce(t *testing.T, e *rtpengine.Engine, law g711.Law, samples []int16) 
 	var decoded []int16
 	for i, pk := range got {
 		h := pk.h
-		if h.PayloadType != rtpengine.PayloadType(law) || h.SSRC != got[0].h.SSRC ||
-			h.SequenceNumber != got[0].h.SequenceNumber+uint16(i) ||
-			h.Timestamp != got[0].h.Timestamp+uint32(i*rtpengine.FrameSamples) || h.Marker != (i == 0) {
-			t.Fatalf("packet %d: %+v after %+v", i, h, got[0].h)
+		if h.PayloadType != rtpengine.PayloadType(law) || h.Marker != (i == 0) {
+			t.Fatalf("packet %d: %+v", i, h)
 		}
 		if len(pk.payload) != rtpengine.FrameSamples {
 			t.Fatalf("packet %d has %d bytes", i, len(pk.payload))
@@ -94,6 +94,22 @@ func playOnce(t *testing.T, e *rtpengine.Engine, law g711.Law, samples []int16) 
 	return got
 }
 
+// assertStream checks packets are one stream: one SSRC, consecutive sequence numbers
+// and timestamps 160 apart — or, when the engine dropped turns of a stalled process
+// (stalled), timestamps moved on by whole frames with the clock.
+func assertStream(t *testing.T, got []rxPacket, stalled bool) {
+	t.Helper()
+	for i := 1; i < len(got); i++ {
+		h, prev := got[i].h, got[i-1].h
+		step := h.Timestamp - prev.Timestamp
+		ok := h.SSRC == got[0].h.SSRC && h.SequenceNumber == prev.SequenceNumber+1 &&
+			(step == rtpengine.FrameSamples || stalled && step > 0 && step < 1<<20 && step%rtpengine.FrameSamples == 0)
+		if !ok {
+			t.Fatalf("packet %d: %+v after %+v", i, h, prev)
+		}
+	}
+}
+
 // assertPaced checks packets came at 20 ms: the span of n packets is (n−1)×20 ms
 // (give or take scheduling delays of a busy machine), half the gaps are 20±4 ms and
 // no 100 ms holds more packets than 20 ms pacing puts there, allowing for those the
@@ -103,7 +119,7 @@ func assertPaced(t *testing.T, got []rxPacket, late time.Duration) {
 	n := len(got)
 	span := got[n-1].at.Sub(got[0].at)
 	want := time.Duration(n-1) * rtpengine.Period
-	if span < want-rtpengine.Period-late || span > want+300*time.Millisecond {
+	if span < want-rtpengine.Period-late || span > want+300*time.Millisecond+late {
 		t.Fatalf("%d packets spanned %s, want about %s", n, span, want)
 	}
 	gaps := make([]time.Duration, 0, n-1)
