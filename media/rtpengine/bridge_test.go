@@ -201,3 +201,41 @@ func TestBridgeHoldMuteConferenceAndSupervision(t *testing.T) {
 		t.Fatalf("a leg out of the bridge sent %d packets", n)
 	}
 }
+
+// A phone that restarts its stream (new SSRC, sequence numbers anywhere) is relayed
+// at once; the address the SDP gave takes its leg back from a stranger who sent first.
+func TestStreamRestartAndSignalledAddress(t *testing.T) {
+	e := newEngine(t)
+	phone, stranger, other := newPeer(t), newPeer(t), newPeer(t)
+	legP := newLeg(t, e, rtpengine.LegConfig{Law: g711.ULaw, Remote: phone.addr()})
+	legO := newLeg(t, e, rtpengine.LegConfig{Law: g711.ULaw, Remote: other.addr()})
+	b := e.NewBridge()
+	t.Cleanup(func() { b.Close() })
+	b.Add(legP)
+	b.Add(legO)
+	stranger.send(t, legP.LocalAddr(), rtpengine.PayloadPCMU, false, 1, code(g711.ULaw, 9000))
+	waitUntil(t, "the stranger latched", func() bool { return legP.Remote() == stranger.addr() })
+	x := constFrames(g711.ULaw, 10, 1000, 150)
+	phone.seq = 30000
+	<-phone.stream(t, legP.LocalAddr(), rtpengine.PayloadPCMU, x)
+	if legP.Remote() != phone.addr() {
+		t.Fatalf("the leg stayed latched on %s", legP.Remote())
+	}
+	// The same phone restarts with another SSRC and sequence numbers just behind its last.
+	phone.seq = 29990
+	y := constFrames(g711.ULaw, 10, -1000, -150)
+	restart := make(chan struct{})
+	go func() {
+		defer close(restart)
+		for i, f := range y {
+			phone.sendSSRC(t, legP.LocalAddr(), 0xD00D, uint32(90000+160*i), f)
+			time.Sleep(rtpengine.Period)
+		}
+	}()
+	<-restart
+	time.Sleep(150 * time.Millisecond)
+	heard := audioOf(other.packets(), rtpengine.PayloadPCMU, g711.ULaw)
+	if len(heard) < 18 || !bytes.Equal(heard[len(heard)-1], y[len(y)-1]) {
+		t.Fatalf("the other side heard %d frames, the restarted stream's last one: %v", len(heard), len(heard) > 0 && bytes.Equal(heard[len(heard)-1], y[len(y)-1]))
+	}
+}

@@ -191,3 +191,11 @@ func ramp(n int) []int16 {
 	}
 	return s
 }
+
+// sendSSRC writes one audio packet of the given SSRC and timestamp to dst.
+func (p *peer) sendSSRC(t *testing.T, dst netip.AddrPort, ssrc, ts uint32, payload []byte) {
+	pk := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: rtpengine.PayloadPCMU, SequenceNumber: p.seq, Timestamp: ts, SSRC: ssrc}, Payload: payload}
+	p.seq++
+	b, _ := pk.Marshal()
+	p.conn.WriteToUDPAddrPort(b, dst)
+}

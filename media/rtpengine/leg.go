@@ -67,22 +67,23 @@ type Leg struct {
 	slot   int
 	onDTMF func(Digit)
 
-	mu       sync.Mutex // guards the fields below; a tick sends under it
-	law      g711.Law
-	eventPT  uint8
-	remote   netip.AddrPort
-	latched  bool
-	ssrc     uint32
-	seq      uint16
-	ts       uint32
-	lastDue  time.Time // due time of the last packet sent
-	talking  bool      // the leg's last tick sent audio: the next audio needs no marker
-	playback *Playback
-	music    map[*Audio]int // where looped audio stopped, shared by the leg's playlists
-	bridge   *Bridge
-	dtmfOut  dtmfSender
-	closed   bool
-	buf      [1500]byte
+	mu        sync.Mutex // guards the fields below; a tick sends under it
+	law       g711.Law
+	eventPT   uint8
+	remote    netip.AddrPort
+	signalled netip.AddrPort // the address from SDP
+	latched   bool
+	ssrc      uint32
+	seq       uint16
+	ts        uint32
+	lastDue   time.Time // due time of the last packet sent
+	talking   bool      // the leg's last tick sent audio: the next audio needs no marker
+	playback  *Playback
+	music     map[*Audio]int // where looped audio stopped, shared by the leg's playlists
+	bridge    *Bridge
+	dtmfOut   dtmfSender
+	closed    bool
+	buf       [1500]byte
 
 	in       inbound
 	rx       dtmfReceiver // receiving goroutine only
@@ -109,19 +110,20 @@ func (e *Engine) NewLeg(cfg LegConfig) (*Leg, error) {
 		return nil, err
 	}
 	l := &Leg{
-		e:        e,
-		conn:     conn,
-		local:    conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		name:     cfg.Name,
-		onDTMF:   cfg.OnDTMF,
-		law:      cfg.Law,
-		eventPT:  cfg.EventPayloadType,
-		remote:   unmap(cfg.Remote),
-		ssrc:     rand.Uint32(),
-		seq:      uint16(rand.Uint32()),
-		ts:       rand.Uint32(),
-		music:    map[*Audio]int{},
-		recvDone: make(chan struct{}),
+		e:         e,
+		conn:      conn,
+		local:     conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		name:      cfg.Name,
+		onDTMF:    cfg.OnDTMF,
+		law:       cfg.Law,
+		eventPT:   cfg.EventPayloadType,
+		remote:    unmap(cfg.Remote),
+		signalled: unmap(cfg.Remote),
+		ssrc:      rand.Uint32(),
+		seq:       uint16(rand.Uint32()),
+		ts:        rand.Uint32(),
+		music:     map[*Audio]int{},
+		recvDone:  make(chan struct{}),
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -153,6 +155,7 @@ func (l *Leg) SetRemote(addr netip.AddrPort) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.remote = unmap(addr)
+	l.signalled = l.remote
 	l.latched = false
 }
 
@@ -325,6 +328,7 @@ func (l *Leg) receive() {
 	buf := make([]byte, 1600)
 	var p rtp.Packet
 	var lastSeq uint16
+	var lastSSRC uint32
 	haveSeq := false
 	for {
 		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
@@ -340,7 +344,10 @@ func (l *Leg) receive() {
 		}
 		from = unmap(from)
 		l.mu.Lock()
-		if !l.latched {
+		// The first source is latched on; the address the SDP gave always wins it
+		// back, so a stranger who sends first cannot keep a peer without NAT from
+		// its media.
+		if !l.latched || (from == l.signalled && from != l.remote) {
 			l.remote, l.latched = from, true
 			haveSeq = false
 		} else if from != l.remote {
@@ -356,10 +363,12 @@ func (l *Leg) receive() {
 		switch {
 		case p.PayloadType == PayloadPCMU || p.PayloadType == PayloadPCMA:
 			// Late and duplicate packets are dropped: audio is played in order.
-			if haveSeq && int16(p.SequenceNumber-lastSeq) <= 0 {
+			// A new SSRC or a jump far back is a restarted stream (a phone after a
+			// re-INVITE), taken as it comes.
+			if d := int16(p.SequenceNumber - lastSeq); haveSeq && p.SSRC == lastSSRC && d <= 0 && d > -maxMisorder {
 				continue
 			}
-			lastSeq, haveSeq = p.SequenceNumber, true
+			lastSeq, lastSSRC, haveSeq = p.SequenceNumber, p.SSRC, true
 			law := g711.ULaw
 			if p.PayloadType == PayloadPCMA {
 				law = g711.ALaw
@@ -389,6 +398,10 @@ func (l *Leg) digit(d Digit) {
 		b.forward(l, d)
 	}
 }
+
+// maxMisorder is how far back a sequence number may be and still count as a late
+// packet of the same stream (RFC 3550 A.1 uses 100).
+const maxMisorder = 100
 
 func unmap(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
