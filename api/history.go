@@ -12,6 +12,7 @@ import (
 
 	"switchboard/pgstore"
 	"switchboard/routing"
+	"switchboard/sentiment"
 )
 
 // registerHistory adds the interaction history: a search over past and present
@@ -25,7 +26,7 @@ func (s *Server) registerHistory(v1 *echo.Group) {
 
 // historyParams are the query parameters of GET /v1/history.
 var historyParams = []string{"q", "from", "to", "campaignId", "queueId", "dispositionCodeId", "dispositionClassId",
-	"channel", "agentId", "status", "direction", "limit", "cursor"}
+	"channel", "agentId", "status", "direction", "limit", "cursor", "tag", "formId", "sentiment"}
 
 // historyDate is the form of a date-only bound: midnight of that day in the tenant's
 // time zone.
@@ -55,6 +56,15 @@ func (s *Server) historyFilter(c echo.Context) (pgstore.HistoryFilter, error) {
 		DispositionCodeID: get("dispositionCodeId"), DispositionClassID: get("dispositionClassId"),
 		Channel: routing.Channel(get("channel")), Status: pgstore.InteractionStatus(get("status")),
 		Direction: pgstore.Direction(get("direction")), AgentID: get("agentId"), Limit: limit, Cursor: get("cursor"),
+		Tag: get("tag"), FormID: get("formId"), Sentiment: sentiment.Tag(get("sentiment")),
+	}
+	if f.Tag != "" {
+		// A catalogue tag's ID or name (any case) means the name as tagged.
+		if names, err := s.store.ResolveTags(c.Request().Context(), p.TenantID, "tag", []string{f.Tag}); err == nil {
+			f.Tag = names[0]
+		} else if !isValidation(err) {
+			return f, err
+		}
 	}
 	if f.From, err = s.historyTime(c, "from"); err != nil {
 		return f, err

@@ -131,6 +131,7 @@ func New(cfg Config) *Server {
 	s.registerSLA(v1)
 	s.registerAutomations(v1)
 	s.registerMedia(v1)
+	s.registerTags(v1)
 	return s
 }
 

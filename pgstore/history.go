@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"switchboard/routing"
+	"switchboard/sentiment"
 )
 
 // HistoryFilter selects interactions of a tenant's history, newest first. Every field
@@ -37,6 +38,12 @@ type HistoryFilter struct {
 	// VisibleTo keeps what an agent's own history shows them: the interactions
 	// they held, were offered, or took part in.
 	VisibleTo string
+	// Tag keeps the interactions carrying this conversation tag (its exact name).
+	Tag string
+	// FormID keeps the interactions given this conversation form.
+	FormID string
+	// Sentiment keeps the interactions that ended with this sentiment tag.
+	Sentiment sentiment.Tag
 	// Limit is the page size: 0 for 50, at most 200.
 	Limit int
 	// Cursor is the NextCursor of the previous page.
@@ -70,6 +77,7 @@ func (f *HistoryFilter) Validate() error {
 		{"dispositionCodeId", "a disposition code ID", &f.DispositionCodeID},
 		{"dispositionClassId", "a disposition class ID", &f.DispositionClassID},
 		{"agentId", "an agent ID", &f.AgentID}, {"visibleTo", "an agent ID", &f.VisibleTo},
+		{"formId", "a form ID", &f.FormID},
 	} {
 		if *id.v != "" && !isUUID(*id.v) {
 			return invalid(id.field, "must be %s", id.what)
@@ -84,6 +92,13 @@ func (f *HistoryFilter) Validate() error {
 		return invalid("status", "must be queued, offered, connected, on_hold, ended, disposed or abandoned")
 	case f.Direction != "" && !f.Direction.Valid():
 		return invalid("direction", "must be inbound or outbound")
+	case f.Sentiment != "" && !f.Sentiment.Valid():
+		return invalid("sentiment", "must be not-applicable, overly-negative, negative, neutral, positive or overly-positive")
+	}
+	if f.Tag != "" {
+		if err := ValidateTagName("tag", f.Tag); err != nil {
+			return err
+		}
 	}
 	if f.Limit == 0 {
 		f.Limit = defaultPageSize
@@ -169,6 +184,11 @@ func (s *Store) SearchHistory(ctx context.Context, tenantID string, f HistoryFil
 	eq("i.channel", string(f.Channel))
 	eq("i.status", string(f.Status))
 	eq("i.direction", string(f.Direction))
+	eq("i.form_id", f.FormID)
+	eq("i.sentiment_tag", string(f.Sentiment))
+	if f.Tag != "" {
+		where = append(where, "i.tags @> ARRAY["+arg(f.Tag)+"]::text[]")
+	}
 	// The agent's events and offers are read once through their (tenant, agent)
 	// indexes and hashed, rather than looked up for every interaction walked.
 	if f.AgentID != "" {

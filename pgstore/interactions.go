@@ -96,6 +96,13 @@ type Interaction struct {
 	CampaignID string `json:"campaignId,omitempty"`
 	// Metadata is the custom metadata given at creation.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// FormID is the conversation form chosen for it; Subject its topic or e-mail
+	// subject. Both change by their own updates (ConversationChange).
+	FormID  string `json:"formId,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Sentiment is the customer's sentiment as their messages were scored; the
+	// read model's (the workflow does not keep it).
+	Sentiment *Sentiment `json:"sentiment,omitempty"`
 	InteractionState
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -289,6 +296,9 @@ type InteractionUpdate struct {
 	// CampaignID moves the interaction to this campaign (a transfer); the campaign
 	// must be the tenant's.
 	CampaignID string `json:"campaignId,omitempty"`
+	// Conversation sets the conversation's tags, priority, form or subject with
+	// this change (see ConversationChange).
+	Conversation *ConversationChange `json:"conversation,omitempty"`
 }
 
 // Validate checks the update.
@@ -306,6 +316,9 @@ func (u *InteractionUpdate) Validate() error {
 		return err
 	}
 	if err := validateEvents(u.Events); err != nil {
+		return err
+	}
+	if err := u.Conversation.Validate(); err != nil {
 		return err
 	}
 	if o := u.Offer; o != nil {
@@ -342,7 +355,8 @@ const interactionColumns = `id, tenant_id, workflow_id, channel, coalesce(source
 	coalesce(conversation_status, ''), reopen_count, coalesce(customer_id, ''), wrap_up_until, disposed_at,
 	coalesce(disposed_by::text, ''), disposition_code_id IS NOT NULL, coalesce(disposition_class_id::text, ''),
 	coalesce(disposition_class, ''), coalesce(disposition_code_id::text, ''), coalesce(disposition_code, ''),
-	disposition_auto, coalesce(disposition_notes, ''), snoozed_until`
+	disposition_auto, coalesce(disposition_notes, ''), snoozed_until, coalesce(form_id::text, ''),
+	coalesce(subject, ''), sentiment_score, sentiment_messages, coalesce(sentiment_tag, '')`
 
 func scanInteraction(row pgx.Row) (Interaction, error) {
 	var (
@@ -350,6 +364,9 @@ func scanInteraction(row pgx.Row) (Interaction, error) {
 		priority int16
 		disposed bool
 		d        AppliedDisposition
+		score    *float64
+		scored   int
+		feeling  string
 	)
 	err := row.Scan(&in.ID, &in.TenantID, &in.WorkflowID, &in.Channel, &in.Source, &in.Direction, &in.From, &in.To,
 		&in.CustomerPhone, &in.Customer, &in.CustomerName, &in.Tags, &in.QueueID, &in.RouteID, &priority, &in.RequiredSkills,
@@ -357,8 +374,10 @@ func scanInteraction(row pgx.Row) (Interaction, error) {
 		&in.ConnectedAt, &in.EndedAt, &in.EndReason, &in.Version, &in.CreatedAt, &in.UpdatedAt, &in.CampaignID,
 		&in.Metadata, &in.Outcome, &in.HeldAt, &in.Holds, &in.HoldSeconds, &in.Transferred, &in.Transfers,
 		&in.Participants, &in.ConversationStatus, &in.ReopenCount, &in.CustomerID, &in.WrapUpUntil, &in.DisposedAt,
-		&in.DisposedBy, &disposed, &d.ClassID, &d.Class, &d.CodeID, &d.Code, &d.Auto, &d.Notes, &in.SnoozedUntil)
+		&in.DisposedBy, &disposed, &d.ClassID, &d.Class, &d.CodeID, &d.Code, &d.Auto, &d.Notes, &in.SnoozedUntil,
+		&in.FormID, &in.Subject, &score, &scored, &feeling)
 	in.Priority = routing.Priority(priority)
+	in.Sentiment = sentimentOf(score, scored, feeling)
 	if disposed {
 		in.Disposition = &d
 	}
@@ -458,6 +477,9 @@ func enqueue(ctx context.Context, tx pgx.Tx, in Interaction, queueID *string) er
 	if tag.RowsAffected() == 0 {
 		return nil // written meanwhile by a retry that raced this one
 	}
+	if err := enqueueConversation(ctx, tx, in); err != nil {
+		return err
+	}
 	// The timeline's first entry.
 	return writeEvents(ctx, tx, in.TenantID, in.ID, st, []TimelineEvent{{Type: "interactionInitiated", At: in.CreatedAt,
 		Data: map[string]any{"channel": in.Channel, "direction": in.Direction, "queueId": *queueID, "campaignId": campaignID}}})
@@ -524,6 +546,11 @@ func recordInteraction(ctx context.Context, tx pgx.Tx, u InteractionUpdate, queu
 		return false, translate(err, "interaction "+u.InteractionID)
 	}
 	written := tag.RowsAffected() == 1
+	if written {
+		if err := recordConversation(ctx, tx, u); err != nil {
+			return false, err
+		}
+	}
 	if !written {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM interactions WHERE tenant_id = $1 AND id = $2)`,

@@ -227,6 +227,9 @@ func (w *interaction) registerLifecycle(ctx workflow.Context) error {
 	if err := w.registerSnooze(ctx); err != nil {
 		return err
 	}
+	if err := w.registerConversation(ctx); err != nil {
+		return err
+	}
 	inbound := workflow.GetSignalChannel(ctx, InboundMessageSignal)
 	hangup := workflow.GetSignalChannel(ctx, HangupSignal)
 	channel := workflow.GetSignalChannel(ctx, ChannelEventSignal)
