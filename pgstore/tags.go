@@ -275,10 +275,3 @@ func (s *Store) ResolveTags(ctx context.Context, tenantID, field string, refs []
 	}
 	return out, nil
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
