@@ -3,6 +3,9 @@ package rtpengine_test
 import (
 	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/media/g711"
 	"switchboard/media/rtpengine"
@@ -52,5 +55,39 @@ func TestPortRange(t *testing.T) {
 	e.Close()
 	if _, err := e.NewLeg(rtpengine.LegConfig{Law: g711.ULaw}); err != rtpengine.ErrClosed {
 		t.Fatalf("a leg opened on a closed engine: %v", err)
+	}
+}
+
+// The engine's metrics count what it sent, and keep counting across ResetLateness.
+func TestCollector(t *testing.T) {
+	e := newEngine(t)
+	p := newPeer(t)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.Collector())
+	leg := newLeg(t, e, rtpengine.LegConfig{Law: g711.ALaw, Remote: p.addr()})
+	waitDone(t, leg.Play(rtpengine.Item{Audio: rtpengine.NewAudio(make([]int16, 5*rtpengine.FrameSamples))}), 2*time.Second)
+	e.ResetLateness()
+	if e.Lateness().Packets != 0 {
+		t.Fatal("lateness not reset")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		switch {
+		case m.GetCounter() != nil:
+			got[mf.GetName()] = m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		case m.GetHistogram() != nil:
+			got[mf.GetName()] = float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	if got["switchboard_rtp_packets_sent_total"] != 5 || got["switchboard_rtp_send_lateness_seconds"] != 5 ||
+		got["switchboard_rtp_legs"] != 1 || len(got) != 5 {
+		t.Fatalf("metrics %v", got)
 	}
 }

@@ -1,17 +1,23 @@
 package rtpengine
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // histogram counts durations in buckets of histWidth up to histBuckets×histWidth, the
 // rest in an overflow bucket. Adding is one atomic increment, so every sent packet's
-// lateness is counted.
+// lateness is counted. The counts only grow (the metrics export them); a reset moves
+// the base that snapshots are taken from.
 type histogram struct {
 	buckets [histBuckets + 1]atomic.Uint64
 	late    atomic.Uint64 // above LateThreshold
-	max     atomic.Int64
+	max     atomic.Int64  // since the last reset
+
+	mu       sync.Mutex
+	base     [histBuckets + 1]uint64
+	baseLate uint64
 }
 
 const (
@@ -58,15 +64,18 @@ func (l Lateness) LateShare() float64 {
 	return float64(l.Late) / float64(l.Packets)
 }
 
-// snapshot reads the histogram; quantiles are the upper edge of their bucket.
+// snapshot reads the histogram since its last reset; quantiles are the upper edge
+// of their bucket.
 func (h *histogram) snapshot() Lateness {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var counts [histBuckets + 1]uint64
 	var l Lateness
 	for i := range counts {
-		counts[i] = h.buckets[i].Load()
+		counts[i] = h.buckets[i].Load() - h.base[i]
 		l.Packets += counts[i]
 	}
-	l.Late = h.late.Load()
+	l.Late = h.late.Load() - h.baseLate
 	l.Max = time.Duration(h.max.Load())
 	q := func(f float64) time.Duration {
 		want := uint64(f * float64(l.Packets))
@@ -86,9 +95,29 @@ func (h *histogram) snapshot() Lateness {
 }
 
 func (h *histogram) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for i := range h.buckets {
-		h.buckets[i].Store(0)
+		h.base[i] = h.buckets[i].Load()
 	}
-	h.late.Store(0)
+	h.baseLate = h.late.Load()
 	h.max.Store(0)
+}
+
+// cumulative returns, for each bound, the packets at most that late since the engine
+// started, with the total, the late ones and an estimate of the lateness sum.
+func (h *histogram) cumulative(bounds []time.Duration) (le []uint64, total, late uint64, sum time.Duration) {
+	le = make([]uint64, len(bounds))
+	for i := range h.buckets {
+		c := h.buckets[i].Load()
+		total += c
+		upper := time.Duration(i+1) * histWidth
+		sum += time.Duration(c) * (upper - histWidth/2)
+		for j, b := range bounds {
+			if i < histBuckets && upper <= b {
+				le[j] += c
+			}
+		}
+	}
+	return le, total, h.late.Load(), sum
 }
