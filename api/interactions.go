@@ -360,6 +360,11 @@ func (s *Server) startInteraction(ctx context.Context, p pgstore.Principal, in *
 		CampaignID: in.CampaignID, Metadata: in.Metadata, CustomerID: customerID, CreatedAt: time.Now().UTC(),
 		OutsideHours: outside, Waiting: waiting,
 	}
+	if in.channel != routing.Voice {
+		// What the conversation's SLA policies test when its clock starts.
+		facts := in.facts()
+		wf.Facts = &facts
+	}
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.InteractionIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(p.TenantID),
 		workflows.ChannelKey.ValueSet(string(in.channel)), workflows.DirectionKey.ValueSet(string(direction)),

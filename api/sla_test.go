@@ -1,11 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"switchboard/api"
 	"switchboard/pgstore"
+	"switchboard/routing"
+	"switchboard/sla"
 )
 
 func TestSLAPolicyAPI(t *testing.T) {
@@ -95,4 +101,83 @@ func TestSLAPolicyAPI(t *testing.T) {
 	if left.Position != 1 {
 		t.Errorf("after delete at %d", left.Position)
 	}
+}
+
+// The SLA read side: a conversation's SLA counted to now with its breach records,
+// and supervisors' lists of breached and at-risk conversations, from the clocks'
+// read model.
+func TestSLAConversationsAPI(t *testing.T) {
+	t.Parallel()
+	x := newDNCAPI(t)
+	ctx := context.Background()
+	me := decodeJSON[struct {
+		Tenant pgstore.Tenant `json:"tenant"`
+	}](t, x.do(t, http.MethodGet, "/v1/me", x.admin, "", nil, http.StatusOK))
+	tenant := me.Tenant.ID
+	q, err := x.store.DefaultQueueID(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := x.store.CreateSLAPolicy(ctx, tenant, pgstore.Actor{}, pgstore.NewSLAPolicy{Name: "Gold",
+		Condition:  &routing.Condition{Attr: routing.AttrChannel, Op: routing.OpIs, Value: "live_chat"},
+		Severities: []sla.Severity{{Name: "Default", Default: true, FirstResponseSeconds: 60, ResolutionMinutes: 10, Counting: sla.Always}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-2 * time.Minute).UTC()
+	ix := uuid.NewString()
+	rec := pgstore.SLAClockRecord{TenantID: tenant, InteractionID: ix, QueueID: q, StartedAt: start, Open: true, Seq: 1, Generation: 1,
+		Match: &pgstore.SLAMatch{PolicyID: p.ID, PolicyName: p.Name, Severity: p.Severities[0]},
+		Result: sla.Result{At: start.Add(time.Minute + time.Second), Clocks: []sla.Clock{
+			{Metric: sla.FirstResponse, State: sla.Running, Target: time.Minute, Cycle: 1, StartedAt: start, Elapsed: 61 * time.Second,
+				Remaining: -time.Second, DueAt: start.Add(time.Minute), Breached: true, BreachedAt: start.Add(time.Minute)},
+			{Metric: sla.Resolution, State: sla.Running, Target: 10 * time.Minute, Cycle: 1, StartedAt: start, Elapsed: 61 * time.Second,
+				Remaining: 539 * time.Second, DueAt: start.Add(10 * time.Minute)},
+		}, Breaches: []sla.Breach{{Metric: sla.FirstResponse, Cycle: 1, At: start.Add(time.Minute)}}},
+	}
+	if _, err := x.store.WriteSLAClock(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got := decodeJSON[struct {
+		pgstore.SLAConversation
+		BreachRecords []pgstore.SLABreach `json:"breachRecords"`
+	}](t, x.do(t, http.MethodGet, "/v1/interactions/"+ix+"/sla", x.sup, "", nil, http.StatusOK))
+	if got.Policy == nil || got.Policy.Name != "Gold" || len(got.Metrics) != 2 || len(got.BreachRecords) != 1 || got.BreachRecords[0].Metric != sla.FirstResponse {
+		t.Fatalf("conversation SLA %+v", got)
+	}
+	if r := got.Metrics[1]; r.RemainingSeconds > 480 || r.RemainingSeconds < 470 || r.State != sla.Running {
+		t.Errorf("resolution not counted to now: %+v", r)
+	}
+	// Agents read only their own conversations; unknown ones are not found.
+	x.wantError(t, http.MethodGet, "/v1/interactions/"+ix+"/sla", x.agent, "", nil, http.StatusNotFound, api.CodeNotFound, "")
+	x.wantError(t, http.MethodGet, "/v1/interactions/"+uuid.NewString()+"/sla", x.sup, "", nil, http.StatusNotFound, api.CodeNotFound, "")
+	x.wantError(t, http.MethodGet, "/v1/interactions/"+ix+"/sla", x.theirAdmin, "", nil, http.StatusNotFound, api.CodeNotFound, "")
+
+	type page struct {
+		Items     []pgstore.SLAConversation `json:"items"`
+		NextAfter string                    `json:"nextAfter"`
+	}
+	breached := decodeJSON[page](t, x.do(t, http.MethodGet, "/v1/sla/conversations?state=breached&limit=1", x.sup, "", nil, http.StatusOK))
+	if len(breached.Items) != 1 || breached.Items[0].InteractionID != ix || breached.NextAfter == "" {
+		t.Fatalf("breached %+v", breached)
+	}
+	next := decodeJSON[page](t, x.do(t, http.MethodGet, "/v1/sla/conversations?state=breached&limit=1&after="+breached.NextAfter, x.sup, "", nil, http.StatusOK))
+	if len(next.Items) != 0 || next.NextAfter != "" {
+		t.Errorf("second page %+v", next)
+	}
+	for _, c := range []struct {
+		query string
+		n     int
+	}{{"state=at-risk&within=10m", 1}, {"state=at-risk&within=5m", 0}, {"state=breached&queueId=" + uuid.NewString(), 0}} {
+		if l := decodeJSON[page](t, x.do(t, http.MethodGet, "/v1/sla/conversations?"+c.query, x.admin, "", nil, http.StatusOK)); len(l.Items) != c.n {
+			t.Errorf("%s: %d items, want %d", c.query, len(l.Items), c.n)
+		}
+	}
+	for _, c := range []struct{ query, field string }{
+		{"state=late", "state"}, {"state=at-risk", "within"}, {"state=at-risk&within=soon", "within"}, {"state=at-risk&within=1000h", "within"},
+		{"state=breached&queueId=x", "queueId"}, {"state=breached&after=nope", "after"},
+	} {
+		x.wantError(t, http.MethodGet, "/v1/sla/conversations?"+c.query, x.sup, "", nil, http.StatusUnprocessableEntity, api.CodeInvalid, c.field)
+	}
+	x.wantError(t, http.MethodGet, "/v1/sla/conversations?state=breached", x.agent, "", nil, http.StatusForbidden, api.CodeForbidden, "")
 }
