@@ -436,3 +436,44 @@ func TestInteractionFeedsItsSLAClock(t *testing.T) {
 		t.Errorf("breaches %+v", r.Result.Breaches)
 	}
 }
+
+// The recalculation walks the open clocks a page at a time; a change that comes
+// during the walk starts it over from the first clock with the newer generation,
+// and it ends when a walk finishes with nothing newer waiting.
+func TestSLARecalcWalksPagesAndRestartsOnANewerChange(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	var a *activities.Activities
+	var pages []string
+	open := 250 // clocks
+	env.OnActivity(a.SignalSLAClocks, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SLARecalcPage) (activities.SLARecalcResult, error) {
+		from := 0
+		if in.After != "" {
+			fmt.Sscanf(in.After, "%d", &from)
+		}
+		to := min(from+in.Limit, open)
+		pages = append(pages, fmt.Sprintf("g%d %d-%d", in.Generation, from, to))
+		if in.ClockWorkflowPrefix != workflows.SLAClockPrefix || in.Signal != workflows.SLARecalculateSignal {
+			t.Errorf("page %+v", in)
+		}
+		if in.Generation == 2 && from == 100 {
+			env.SignalWorkflow(workflows.SLAPoliciesChangedSignal, activities.SLARecalculation{Generation: 3})
+		}
+		return activities.SLARecalcResult{Last: fmt.Sprintf("%d", to), Signaled: to - from, Done: to == open}, nil
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SLAPoliciesChangedSignal, activities.SLARecalculation{Generation: 2})
+	}, 0)
+	env.ExecuteWorkflow(workflows.SLARecalc, workflows.SLARecalcInput{TenantID: tenantID})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.SLARecalcState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, "pages", pages, []string{"g2 0-100", "g2 100-200", "g3 0-100", "g3 100-200", "g3 200-250"})
+	if st.Generation != 3 || st.Clocks != 450 {
+		t.Errorf("state %+v", st)
+	}
+}
