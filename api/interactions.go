@@ -86,6 +86,8 @@ type NewInteraction struct {
 	CustomerID string `json:"customerId"`
 
 	channel routing.Channel
+	// media is the SIP call of an interaction a media host started (StartInboundCall).
+	media *workflows.MediaCall
 }
 
 // CustomerFields identify the customer and carry the attributes routes test.
@@ -358,7 +360,7 @@ func (s *Server) startInteraction(ctx context.Context, p pgstore.Principal, in *
 		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, customerAddress), CustomerName: name,
 		Tags: in.Tags, QueueID: queueID, RouteID: dec.RouteID, Priority: dec.Priority, RequiredSkills: dec.RequiredSkills,
 		CampaignID: in.CampaignID, Metadata: in.Metadata, CustomerID: customerID, CreatedAt: time.Now().UTC(),
-		OutsideHours: outside, Waiting: waiting,
+		OutsideHours: outside, Waiting: waiting, Media: in.media,
 	}
 	if in.channel != routing.Voice {
 		// What the conversation's SLA policies test when its clock starts.

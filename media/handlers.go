@@ -117,7 +117,10 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	)
 }
 
-func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if s.callsEnabled() && s.onAckCall(req, tx) {
+		return
+	}
 	// ACKs for our own non-2xx final responses are absorbed by sipgo's
 	// INVITE transaction; what reaches here matches none (e.g. it arrived
 	// after a TCP transaction ended), and there is nothing to do.

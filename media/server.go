@@ -21,6 +21,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/media/rtpengine"
 	"switchboard/pgstore"
 )
 
@@ -75,6 +76,14 @@ type Config struct {
 	// Limits are the per-source rate limits and bans; zero fields take
 	// DefaultLimits.
 	Limits Limits
+	// Engine is the media plane; with Interactions (and Directory) the endpoint
+	// answers INVITEs to the tenants' numbers and rings agents' phones. Without
+	// them INVITE is refused like any unknown method.
+	Engine       *rtpengine.Engine
+	Interactions Interactions
+	// AdvertiseIP is the address SDP and Contact headers name; invalid: the
+	// listener's when it is specific, else the host's first non-loopback IPv4.
+	AdvertiseIP netip.Addr
 	// DigestAlgorithms are the digest algorithms challenges offer, in the order
 	// offered (pgstore.DigestSHA256, pgstore.DigestMD5); empty: all, SHA-256
 	// first. Phones that answer the first challenge whatever its algorithm, and
@@ -113,6 +122,17 @@ type Server struct {
 	minExpires    time.Duration
 	maxExpires    time.Duration
 	algorithms    []string
+
+	engine    *rtpengine.Engine
+	ix        Interactions
+	advertise netip.Addr
+	port      int
+	client    *sipgo.Client
+	callsMu   sync.Mutex
+	calls     map[string]*call
+	byDialog  map[string]*call
+	// async counts goroutines that tell workflows of call events or await phones.
+	async sync.WaitGroup
 
 	started  atomic.Bool
 	ready    chan struct{}
@@ -183,6 +203,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.nonces, err = newNonces(); err != nil {
 		return nil, err
 	}
+	s.engine, s.ix = cfg.Engine, cfg.Interactions
+	s.advertise, s.port = advertiseAddr(cfg.AdvertiseIP, addr), portOf(addr)
+	s.calls, s.byDialog = map[string]*call{}, map[string]*call{}
 
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(name),
@@ -205,12 +228,21 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("media: create SIP server: %w", err)
 	}
 	s.ua, s.srv = ua, srv
+	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.advertise.String()), sipgo.WithClientPort(s.port),
+		sipgo.WithClientLogger(sipLog)); err != nil {
+		_ = ua.Close()
+		return nil, fmt.Errorf("media: create SIP client: %w", err)
+	}
 
 	s.handle(sip.OPTIONS, s.onOptions)
 	s.handle(sip.ACK, s.onAck)
 	s.handle(sip.CANCEL, s.onCancel)
 	if s.dir != nil {
 		s.handle(sip.REGISTER, s.onRegister)
+	}
+	if s.callsEnabled() {
+		s.handle(sip.INVITE, s.onInvite)
+		s.handle(sip.BYE, s.onBye)
 	}
 	srv.OnNoRoute(s.dispatch(s.onNotAllowed))
 	return s, nil
@@ -349,6 +381,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for ; pending > 0; pending-- {
 		<-done
 	}
+	s.hangupAll()
 	// Closing the UA terminates transactions and closes accepted TCP
 	// connections; only then can no new request reach a handler.
 	_ = s.ua.Close()

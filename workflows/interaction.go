@@ -114,6 +114,9 @@ type InteractionInput struct {
 	// Carried is the state of a queued interaction handed over by continue-as-new;
 	// a new interaction has none.
 	Carried *InteractionCarry `json:"carried,omitempty"`
+	// Media is the SIP call of a voice interaction a media host answered (see
+	// MediaCall); nil for any other.
+	Media *MediaCall `json:"media,omitempty"`
 	// Facts are what the conversation's SLA policy conditions test (those its
 	// route tested); nil: the interaction's own fields.
 	Facts *routing.Facts `json:"facts,omitempty"`
@@ -435,6 +438,7 @@ func (w *interaction) assign(ctx workflow.Context) error {
 			workflow.GetLogger(ctx).Error("offer failed", "error", err)
 		case res.Offered:
 			w.setVoice(ctx, w.st.OfferedAgentID, routing.VoiceRinging, false)
+			w.mediaRing(ctx)
 			if err := w.ring(ctx); err != nil {
 				return err
 			}
@@ -593,6 +597,7 @@ func (w *interaction) connect(ctx workflow.Context) {
 // that agent, or abandoned when it ended while ringing.
 func (w *interaction) release(ctx workflow.Context, outcome pgstore.OfferOutcome, reason string) {
 	agent := w.st.OfferedAgentID
+	w.mediaOfferClosed(ctx, agent, outcome, reason)
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
 	next.OfferedAgentID = ""
@@ -663,6 +668,7 @@ func (w *interaction) finish(ctx workflow.Context) {
 	if w.consult != nil {
 		w.endConsult(ctx, "the interaction ended")
 	}
+	w.mediaHangup(ctx, w.end.Reason)
 	now := workflow.Now(ctx)
 	next := w.st.InteractionState
 	if w.transferOut != nil {

@@ -190,6 +190,7 @@ func newDesk(t *testing.T, ready ...string) *desk {
 	d := &desk{t: t, env: suite.NewTestWorkflowEnvironment(), ready: ready, input: interactionInput(),
 		members: map[string][]string{}, manual: map[string]bool{}, campaignWrap: 10 * time.Minute}
 	d.start = d.env.Now()
+	registerMediaHost(d.env)
 	d.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.InteractionWorkflowID(interactionID)})
 	var a *activities.Activities
 	d.env.OnActivity(a.OfferInteraction, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.OfferRequest) (activities.OfferResult, error) {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,7 +23,6 @@ import (
 	"switchboard/channels"
 	"switchboard/dispatch"
 	"switchboard/events"
-	"switchboard/media"
 	"switchboard/pgstore"
 	"switchboard/presence"
 	"switchboard/schema"
@@ -81,13 +79,6 @@ func (s *stack) activities() *activities.Activities {
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
 		Registry: s.registry, Wake: s.wake, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
-}
-
-// sipConfig is the media worker's SIP endpoint over the stack's connections.
-func (s *stack) sipConfig(cfg *config) media.Config {
-	return media.Config{Addr: cfg.SIPAddr, Logger: s.logger, Directory: s.store, Registrations: media.NewRegistrations(s.redis),
-		Host: cfg.MediaHost, DefaultTenant: cfg.SIPDefaultTenant, Limits: media.Limits{Trusted: cfg.SIPTrusted},
-		DigestAlgorithms: strings.Split(cfg.SIPDigestText, ",")}
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.
@@ -213,10 +204,11 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 	if err := bootstrap(ctx, s.store, cfg.DataDir, out); err != nil {
 		return err
 	}
-	sip, err := media.NewServer(s.sipConfig(cfg))
+	sip, closeMedia, err := s.mediaServer(cfg)
 	if err != nil {
 		return err
 	}
+	defer closeMedia()
 	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("API listener on %s: %w", cfg.HTTPAddr, err)
@@ -233,6 +225,7 @@ func runDev(ctx context.Context, cfg *config, out io.Writer) error {
 		g.Go(func() error { return worker.KeepPresence(gctx, s.store, s.presence, logger) })
 	}
 	g.Go(func() error { return sip.Run(gctx) })
+	g.Go(func() error { return runMediaWorker(gctx, s.temporal, sip) })
 	g.Go(func() error { return s.api().Serve(gctx, httpListener) })
 	g.Go(func() error {
 		select {
@@ -302,13 +295,18 @@ func runMedia(ctx context.Context, cfg *config, _ io.Writer) error {
 		return err
 	}
 	defer s.close()
-	sip, err := media.NewServer(s.sipConfig(cfg))
+	if err := waitTemporal(ctx, s.temporal, cfg.temporalAddress()); err != nil {
+		return err
+	}
+	sip, closeMedia, err := s.mediaServer(cfg)
 	if err != nil {
 		return err
 	}
+	defer closeMedia()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveMetrics(gctx, cfg.MetricsAddr, s.registry, logger) })
 	g.Go(func() error { return sip.Run(gctx) })
+	g.Go(func() error { return runMediaWorker(gctx, s.temporal, sip) })
 	logger.Info("media worker running", "sip", cfg.SIPAddr)
 	return g.Wait()
 }

@@ -52,6 +52,10 @@ type config struct {
 	SIPTrusted       []netip.Prefix
 	// SIPDigestText lists the digest algorithms of SIP challenges, in order.
 	SIPDigestText string
+	// SIPAdvertiseText is the address SDP and Contact headers name, parsed into
+	// SIPAdvertise.
+	SIPAdvertiseText string
+	SIPAdvertise     netip.Addr
 }
 
 type setting struct {
@@ -76,6 +80,7 @@ func (c *config) settings() []setting {
 		{&c.SIPDefaultTenant, "sip-default-tenant", "SWITCHBOARD_SIP_DEFAULT_TENANT", "", "media: slug of the tenant whose phones register with the server's address as SIP domain instead of the tenant's slug"},
 		{&c.SIPTrustedText, "sip-trusted", "SWITCHBOARD_SIP_TRUSTED", "", "media: comma-separated addresses or CIDR prefixes (carrier trunks, a load balancer) exempt from the SIP rate limits and bans"},
 		{&c.SIPDigestText, "sip-digest-algorithms", "SWITCHBOARD_SIP_DIGEST_ALGORITHMS", "SHA-256,MD5", "media: digest algorithms the registrar challenges with, in order (SHA-256, MD5); put MD5 first for phones that answer only the first challenge and know only MD5"},
+		{&c.SIPAdvertiseText, "sip-advertise-ip", "SWITCHBOARD_SIP_ADVERTISE_IP", "", "media: the IP address SDP and Contact headers give peers for this host (its public address behind NAT); empty: the SIP listener's if specific, else the host's first non-loopback IPv4"},
 		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
 		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
 		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -116,6 +121,12 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 	c.HeartbeatTTL = ttl
 	if c.SIPTrusted, err = parsePrefixes(c.SIPTrustedText); err != nil {
 		return fmt.Errorf("sip-trusted: %w", err)
+	}
+	c.SIPAdvertise = netip.Addr{}
+	if c.SIPAdvertiseText != "" {
+		if c.SIPAdvertise, err = netip.ParseAddr(c.SIPAdvertiseText); err != nil {
+			return fmt.Errorf("sip-advertise-ip %q: want an IP address", c.SIPAdvertiseText)
+		}
 	}
 	if c.WebhookAllowPrivate, err = strconv.ParseBool(c.WebhookAllowPrivateText); err != nil {
 		return fmt.Errorf("webhook-allow-private %q: use true or false", c.WebhookAllowPrivateText)

@@ -1,0 +1,411 @@
+package media_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/media"
+	"switchboard/media/rtpengine"
+	"switchboard/media/sdp"
+	"switchboard/pgstore"
+	"switchboard/workflows"
+)
+
+// fakeInteractions records what calls tell their interactions; the workflow side is
+// tested in workflows and end to end in cmd/switchboard.
+type fakeInteractions struct {
+	mu      sync.Mutex
+	starts  []media.InboundCall
+	events  chan string
+	refuse  bool
+	startFn func()
+}
+
+func newFakeInteractions() *fakeInteractions { return &fakeInteractions{events: make(chan string, 20)} }
+
+func (f *fakeInteractions) StartCall(_ context.Context, c media.InboundCall) (string, error) {
+	f.mu.Lock()
+	f.starts = append(f.starts, c)
+	fn := f.startFn
+	f.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return "ix-" + c.Media.CallID, nil
+}
+
+func (f *fakeInteractions) PhoneAnswered(_ context.Context, _, id, agent string) error {
+	f.events <- "answered " + agent
+	if f.refuse {
+		return media.ErrNotApplicable
+	}
+	return nil
+}
+
+func (f *fakeInteractions) PhoneDeclined(_ context.Context, _, id, agent, reason string) error {
+	f.events <- "declined " + agent + " " + reason
+	return nil
+}
+
+func (f *fakeInteractions) ConnectedTo(context.Context, string, string) (bool, error) { return false, nil }
+
+func (f *fakeInteractions) AgentHungUp(_ context.Context, _, id, agent string) error {
+	f.events <- "agent hung up " + agent
+	return nil
+}
+
+func (f *fakeInteractions) CallerHungUp(_ context.Context, _, id, reason string) error {
+	f.events <- "caller hung up " + reason
+	return nil
+}
+
+func (f *fakeInteractions) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case e := <-f.events:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call event within 10s")
+		return ""
+	}
+}
+
+// callServer is a media host with a registrar, an RTP engine and fake interactions.
+type callServer struct {
+	*testServer
+	ix     *fakeInteractions
+	agent  sipAgent
+	number string
+}
+
+func startCallServer(t *testing.T) *callServer {
+	t.Helper()
+	engine, err := rtpengine.New(rtpengine.Config{IP: netip.MustParseAddr("127.0.0.1"), Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	ix := newFakeInteractions()
+	ts, _ := startRegistrar(t, media.Config{Engine: engine, Interactions: ix})
+	a := newSIPAgent(t)
+	number := "+1555" + fmt.Sprint(time.Now().UnixNano()%10_000_000)
+	if _, _, err := store.PutVoiceNumber(context.Background(), a.tenant.ID, pgstore.Actor{}, pgstore.NewVoiceNumber{Number: number}); err != nil {
+		t.Fatal(err)
+	}
+	return &callServer{testServer: ts, ix: ix, agent: a, number: number}
+}
+
+// peer is a SIP user agent of its own on a loopback port: a caller or a phone. A
+// caller's dialogs end with the BYEs it receives.
+type peer struct {
+	ua      *sipgo.UserAgent
+	client  *sipgo.Client
+	port    int
+	dialogs *sipgo.DialogClientCache
+}
+
+func newPeer(t *testing.T) *peer {
+	t.Helper()
+	p := newBarePeer(t)
+	p.serve(t, func(srv *sipgo.Server) {
+		srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dialogs.ReadBye(req, tx) })
+	})
+	return p
+}
+
+func newBarePeer(t *testing.T) *peer {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("media-test-peer"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ua.Close() })
+	p := &peer{ua: ua, port: freePort(t)}
+	if p.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port)); err != nil {
+		t.Fatal(err)
+	}
+	p.dialogs = sipgo.NewDialogClientCache(p.client, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "caller", Host: "127.0.0.1", Port: p.port}})
+	return p
+}
+
+// serve starts the peer's UDP server with handlers set by setup.
+func (p *peer) serve(t *testing.T, setup func(*sipgo.Server)) {
+	t.Helper()
+	srv, err := sipgo.NewServer(p.ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ready := make(chan struct{})
+	go func() {
+		_ = srv.ListenAndServe(context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready)), "udp", fmt.Sprintf("127.0.0.1:%d", p.port))
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer did not listen")
+	}
+}
+
+// phone is an agent's phone that registers and answers INVITEs with answer (a
+// status code; 200 answers with SDP).
+type phone struct {
+	*peer
+	invites chan *sip.Request
+	byes    chan struct{}
+}
+
+func newPhone(t *testing.T, cs *callServer, status int) *phone {
+	t.Helper()
+	ph := &phone{peer: newBarePeer(t), invites: make(chan *sip.Request, 4), byes: make(chan struct{}, 4)}
+	dialogs := sipgo.NewDialogServerCache(ph.client, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1", Port: ph.port}})
+	ph.serve(t, func(srv *sipgo.Server) {
+		srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+			ph.invites <- req
+			dlg, err := dialogs.ReadInvite(req, tx)
+			if err != nil {
+				t.Errorf("phone: %v", err)
+				return
+			}
+			_ = dlg.Respond(sip.StatusRinging, "Ringing", nil)
+			if status != 200 {
+				_ = dlg.Respond(status, "Busy Here", nil)
+				return
+			}
+			offer, err := sdp.Parse(req.Body())
+			if err != nil {
+				t.Errorf("phone got a bad offer: %v\n%s", err, req.Body())
+				return
+			}
+			body, _, err := sdp.Answer(offer, sdp.Local{Addr: netip.MustParseAddr("127.0.0.1"), Port: ph.port + 2, SessionID: 9, Version: 1})
+			if err != nil {
+				t.Errorf("phone: %v", err)
+				return
+			}
+			_ = dlg.RespondSDP(body)
+		})
+		srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
+		srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+			_ = dialogs.ReadBye(req, tx)
+			ph.byes <- struct{}{}
+		})
+	})
+	// Register at the phone's own port.
+	uri := fmt.Sprintf("sip:127.0.0.1:%d", cs.port)
+	req := cs.registerRequest(cs.agent, "UDP", cs.agent.tenant.Slug, fmt.Sprintf("<sip:%s@127.0.0.1:%d>", cs.agent.extension, ph.port))
+	req.Laddr = sip.Addr{IP: []byte{127, 0, 0, 1}, Port: ph.port}
+	chal := challenges(t, sendReq(t, ph.client, req))
+	if res := resend(t, ph.client, req, answer(chal["SHA-256"], cs.agent.extension, cs.agent.password, "REGISTER", uri, "00000001")); res.StatusCode != 200 {
+		t.Fatalf("phone registration: %d", res.StatusCode)
+	}
+	return ph
+}
+
+func (p *phone) nextInvite(t *testing.T) *sip.Request {
+	t.Helper()
+	select {
+	case r := <-p.invites:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("the phone did not ring")
+		return nil
+	}
+}
+
+// dial calls number from a caller peer with an SDP offer, or body when not nil.
+func (cs *callServer) dial(t *testing.T, caller *peer, number string, body []byte) (*sipgo.DialogClientSession, error) {
+	t.Helper()
+	if body == nil {
+		body = sdp.Offer(sdp.Local{Addr: netip.MustParseAddr("127.0.0.1"), Port: caller.port + 2, SessionID: 5, Version: 1})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: "127.0.0.1", Port: cs.port})
+	req.Laddr = sip.Addr{IP: []byte{127, 0, 0, 1}, Port: caller.port}
+	req.AppendHeader(&sip.FromHeader{DisplayName: "Ann Caller", Address: sip.Uri{Scheme: "sip", User: "+15550001111", Host: "127.0.0.1"},
+		Params: func() sip.HeaderParams { p := sip.NewParams(); p.Add("tag", sip.GenerateTagN(8)); return p }()})
+	if len(body) > 0 {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	dlg, err := caller.dialogs.WriteInvite(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return dlg, err
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dlg, nil
+}
+
+// An INVITE to a tenant's number is answered with SDP and starts the interaction;
+// the offer rings the agent's registered phone, whose answer accepts it; the caller's
+// BYE reaches the interaction and hangs up the phone.
+func TestInboundCallRingsAgentPhone(t *testing.T) {
+	cs := startCallServer(t)
+	ph := newPhone(t, cs, 200)
+	caller := newPeer(t)
+	dlg, err := cs.dial(t, caller, strings.TrimPrefix(cs.number, "+"), nil)
+	if err != nil {
+		t.Fatalf("call not answered: %v", err)
+	}
+	ans, err := sdp.Parse(dlg.InviteResponse.Body())
+	if err != nil {
+		t.Fatalf("answer SDP: %v\n%s", err, dlg.InviteResponse.Body())
+	}
+	stream, err := sdp.ReadAnswer(ans)
+	if err != nil || !stream.Remote.IsValid() || stream.Remote.Addr().String() != "127.0.0.1" {
+		t.Fatalf("answer stream %+v, %v", stream, err)
+	}
+	cs.ix.mu.Lock()
+	start := cs.ix.starts[0]
+	cs.ix.mu.Unlock()
+	if start.TenantID != cs.agent.tenant.ID || start.To != cs.number || start.From != "+15550001111" || start.CallerName != "Ann Caller" ||
+		start.Media.TaskQueue != workflows.MediaTaskQueue("media-test-host") || start.Media.CallID == "" || !strings.HasPrefix(start.RequestID, "sip:") {
+		t.Fatalf("interaction start %+v", start)
+	}
+
+	res, err := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: start.Media.CallID, TenantID: cs.agent.tenant.ID,
+		InteractionID: "ix-" + start.Media.CallID, AgentID: cs.agent.agentID, Attempt: 1, RingUntil: time.Now().Add(10 * time.Second), From: "+15550001111"})
+	if err != nil || res.Phones != 1 {
+		t.Fatalf("RingAgent = %+v, %v", res, err)
+	}
+	invite := ph.nextInvite(t)
+	if from := invite.From(); from == nil || from.DisplayName != "+15550001111" {
+		t.Errorf("the phone shows %v", invite.From())
+	}
+	if got := cs.ix.next(t); got != "answered "+cs.agent.agentID {
+		t.Fatalf("event %q", got)
+	}
+	// The same offer rung again (a retried activity) rings nothing more.
+	if res, _ := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: start.Media.CallID, TenantID: cs.agent.tenant.ID,
+		AgentID: cs.agent.agentID, Attempt: 1, RingUntil: time.Now().Add(10 * time.Second)}); res.Phones != 1 {
+		t.Errorf("repeated ring: %+v", res)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := dlg.Bye(ctx); err != nil {
+		t.Fatalf("caller BYE: %v", err)
+	}
+	if got := cs.ix.next(t); got != "caller hung up the caller hung up" {
+		t.Fatalf("event %q", got)
+	}
+	select {
+	case <-ph.byes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the phone was not hung up")
+	}
+	// The call is gone: ringing for it again reports so.
+	if res, err := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: start.Media.CallID, AgentID: cs.agent.agentID, Attempt: 2}); err != nil || !res.Gone {
+		t.Errorf("ring after the end: %+v, %v", res, err)
+	}
+}
+
+// A busy phone declines the offer; an agent without a phone declines at once; the
+// workflow hanging up the call sends the caller a BYE.
+func TestInboundCallDeclinesAndHangup(t *testing.T) {
+	cs := startCallServer(t)
+	other := addSIPAgent(t, cs.agent.tenant, "1009")
+	newPhone(t, cs, 486)
+	caller := newPeer(t)
+	dlg, err := cs.dial(t, caller, cs.number, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.ix.mu.Lock()
+	callID := cs.ix.starts[0].Media.CallID
+	cs.ix.mu.Unlock()
+	ring := func(agent string, attempt int) workflows.MediaRingResult {
+		res, err := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: callID, TenantID: cs.agent.tenant.ID,
+			InteractionID: "ix", AgentID: agent, Attempt: attempt, RingUntil: time.Now().Add(10 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := ring(other.agentID, 1); res.Phones != 0 {
+		t.Fatalf("an agent without a phone rang: %+v", res)
+	}
+	if got := cs.ix.next(t); got != "declined "+other.agentID+" the agent has no registered phone" {
+		t.Fatalf("event %q", got)
+	}
+	if res := ring(cs.agent.agentID, 2); res.Phones != 1 {
+		t.Fatalf("ring: %+v", res)
+	}
+	if got := cs.ix.next(t); got != "declined "+cs.agent.agentID+" the phone answered 486 Busy Here" {
+		t.Fatalf("event %q", got)
+	}
+	if err := cs.srv.Hangup(context.Background(), workflows.MediaHangupRequest{CallID: callID, Reason: "max wait"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-dlg.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller got no BYE")
+	}
+	// Hanging up again is harmless.
+	if err := cs.srv.Hangup(context.Background(), workflows.MediaHangupRequest{CallID: callID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// What an INVITE may not get: a number nobody has, no offer, an offer without G.711,
+// a body that is not SDP.
+func TestInboundCallRefusals(t *testing.T) {
+	cs := startCallServer(t)
+	caller := newPeer(t)
+	g729 := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n")
+	for _, tc := range []struct {
+		name    string
+		number  string
+		body    []byte
+		code    int
+		warning string
+	}{
+		{"unknown number", "+15550000000", nil, 404, ""},
+		{"no offer", cs.number, []byte{}, 488, "399 "},
+		{"no common codec", cs.number, g729, 488, "305 "},
+		{"malformed SDP", cs.number, []byte("v=0\r\nthis is not sdp\r\n"), 488, "399 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dlg, err := cs.dial(t, caller, tc.number, tc.body)
+			var res *sipgo.ErrDialogResponse
+			if err == nil || !asDialogResponse(err, &res) || res.Res.StatusCode != tc.code {
+				t.Fatalf("got %v, want %d", err, tc.code)
+			}
+			if w := header(res.Res, "Warning"); tc.warning != "" && !strings.HasPrefix(w, tc.warning) {
+				t.Errorf("Warning %q, want code %s", w, tc.warning)
+			}
+			_ = dlg
+		})
+	}
+	cs.ix.mu.Lock()
+	defer cs.ix.mu.Unlock()
+	if len(cs.ix.starts) != 0 {
+		t.Errorf("refused calls started interactions: %+v", cs.ix.starts)
+	}
+}
+
+func asDialogResponse(err error, target **sipgo.ErrDialogResponse) bool {
+	return errors.As(err, target)
+}

@@ -1,0 +1,171 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"switchboard/pgstore"
+	"switchboard/routing"
+)
+
+// A SIP call and its interaction.
+//
+// The media host that answered a call holds its media: the caller's dialog and RTP
+// leg live in that process, and only it can ring an agent's phone for the call,
+// bridge the two, or hang up. So the interaction's workflow, which decides, asks that
+// host through activities on the host's own task queue (MediaTaskQueue), named in
+// the interaction's input (MediaCall); the host reports what the phones do through
+// the same updates and signals the API uses for the agent's desktop and the
+// customer:
+//
+//   - INVITE to a number → the host answers it (SDP, caller leg) and starts the
+//     interaction with the number's tenant and campaign, as the API starts an
+//     inbound one (routed by the tenant's routes), keyed by the Call-ID;
+//   - an offer to an agent → MediaRingAgentActivity: the host sends an INVITE to
+//     the agent's registered phone; the phone answering → AcceptUpdate on the
+//     agent's behalf, and once accepted the host bridges caller and agent; the phone
+//     declining, or no phone registered → RejectUpdate; no answer → the workflow's
+//     ring timeout, which withdraws the offer → MediaStopRingingActivity (CANCEL);
+//   - the caller hanging up (BYE, or CANCEL before the answer) → HangupSignal;
+//   - the agent hanging up → EndUpdate as the agent;
+//   - the interaction ending any other way (the API, the waiting strategy's
+//     maximum wait, a transfer away) → MediaHangupActivity: the host hangs up
+//     every leg of the call (BYE).
+//
+// The media activities are best effort: a host that is gone (its process died) has
+// taken the call with it, so a media activity that cannot reach the host ends the
+// interaction instead of leaving it waiting for a call that no longer exists.
+
+// MediaTaskQueue is the task queue of one media host's activities.
+func MediaTaskQueue(host string) string { return "media/" + host }
+
+// The media host's activities, registered under these names.
+const (
+	MediaRingAgentActivity   = "MediaRingAgent"
+	MediaStopRingingActivity = "MediaStopRinging"
+	MediaHangupActivity      = "MediaHangup"
+)
+
+// MediaCall is the SIP call of a voice interaction: the media host holding the
+// caller's leg, and the leg's Call-ID there.
+type MediaCall struct {
+	TaskQueue string `json:"taskQueue"`
+	CallID    string `json:"callId"`
+}
+
+// MediaRingRequest asks the call's media host to ring an agent's phone for an offer.
+type MediaRingRequest struct {
+	CallID        string    `json:"callId"`
+	TenantID      string    `json:"tenantId"`
+	InteractionID string    `json:"interactionId"`
+	AgentID       string    `json:"agentId"`
+	Attempt       int       `json:"attempt"`
+	RingUntil     time.Time `json:"ringUntil"`
+	// From is the caller, shown on the agent's phone.
+	From string `json:"from,omitempty"`
+}
+
+// MediaRingResult says how the ringing started.
+type MediaRingResult struct {
+	// Phones is how many registered phones of the agent ring; 0 when the agent has
+	// none (the host declines the offer for them).
+	Phones int `json:"phones"`
+	// Gone: the call no longer exists on the host.
+	Gone bool `json:"gone,omitempty"`
+}
+
+// MediaStopRequest stops ringing an agent's phone for an offer that closed.
+type MediaStopRequest struct {
+	CallID  string `json:"callId"`
+	AgentID string `json:"agentId"`
+	Attempt int    `json:"attempt"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// MediaHangupRequest hangs up every leg of a call.
+type MediaHangupRequest struct {
+	CallID string `json:"callId"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// mediaHostLost is the end reason of a call whose media host cannot be reached.
+const mediaHostLost = "the call's media host is unreachable"
+
+// media runs an activity on the call's media host. The schedule-to-start timeout
+// tells a host that is gone from one that is busy: nobody polls a dead host's queue.
+func (w *interaction) media(ctx workflow.Context, name string, arg, result any) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              w.in.Media.TaskQueue,
+		ScheduleToStartTimeout: 10 * time.Second,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 3},
+	})
+	return workflow.ExecuteActivity(ctx, name, arg).Get(ctx, result)
+}
+
+// mediaCall reports whether the interaction is a SIP call with media on a host.
+func (w *interaction) mediaCall() bool {
+	return w.in.Media != nil && w.in.Media.TaskQueue != "" && w.st.Channel == routing.Voice
+}
+
+// mediaRing rings the offered agent's phone. A host that is gone, or has no call
+// any more, ends the interaction: the caller is not there to be connected.
+func (w *interaction) mediaRing(ctx workflow.Context) {
+	if !w.mediaCall() {
+		return
+	}
+	var res MediaRingResult
+	until := workflow.Now(ctx).Add(DefaultRingTimeout)
+	if w.st.RingUntil != nil {
+		until = *w.st.RingUntil
+	}
+	err := w.media(ctx, MediaRingAgentActivity, MediaRingRequest{CallID: w.in.Media.CallID, TenantID: w.st.TenantID,
+		InteractionID: w.st.ID, AgentID: w.st.OfferedAgentID, Attempt: w.st.Offers, RingUntil: until, From: w.st.From}, &res)
+	switch {
+	case err != nil:
+		workflow.GetLogger(ctx).Error("ringing the agent's phone failed; the call is ended", "error", err)
+		w.mediaLost()
+	case res.Gone:
+		w.mediaLost()
+	}
+}
+
+// mediaLost ends the interaction whose call is gone.
+func (w *interaction) mediaLost() {
+	if w.end == nil {
+		w.end = &EndInput{TenantID: w.st.TenantID, Reason: mediaHostLost}
+	}
+}
+
+// mediaOfferClosed stops ringing the phone of an agent whose offer closed without
+// an answer, and hangs the call up when it closed because the interaction ended.
+func (w *interaction) mediaOfferClosed(ctx workflow.Context, agent string, outcome pgstore.OfferOutcome, reason string) {
+	if !w.mediaCall() {
+		return
+	}
+	if outcome == pgstore.OfferReleased {
+		if w.end != nil {
+			reason = w.end.Reason
+		}
+		w.mediaHangup(ctx, reason)
+		return
+	}
+	err := w.media(ctx, MediaStopRingingActivity, MediaStopRequest{CallID: w.in.Media.CallID, AgentID: agent,
+		Attempt: w.st.Offers, Reason: reason}, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("stopping the agent's phone failed", "error", err)
+	}
+}
+
+// mediaHangup hangs up every leg of the call; a host that is gone has done so.
+func (w *interaction) mediaHangup(ctx workflow.Context, reason string) {
+	if !w.mediaCall() {
+		return
+	}
+	err := w.media(ctx, MediaHangupActivity, MediaHangupRequest{CallID: w.in.Media.CallID, Reason: reason}, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("hanging up the call failed; its media host is gone", "error", err)
+	}
+}
