@@ -58,7 +58,9 @@ func (f *fakeInteractions) PhoneDeclined(_ context.Context, _, id, agent, reason
 	return nil
 }
 
-func (f *fakeInteractions) ConnectedTo(context.Context, string, string) (bool, error) { return false, nil }
+func (f *fakeInteractions) ConnectedTo(context.Context, string, string) (bool, error) {
+	return false, nil
+}
 
 func (f *fakeInteractions) AgentHungUp(_ context.Context, _, id, agent string) error {
 	f.events <- "agent hung up " + agent
