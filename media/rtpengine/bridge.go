@@ -51,6 +51,7 @@ type Bridge struct {
 	recCaller *Leg
 	closed    bool
 	fwdDTMF   bool
+	lastDue   time.Time // of the last tick
 }
 
 type member struct {
@@ -371,9 +372,10 @@ func hears(p, q *member) bool {
 func (b *Bridge) tick(w *worker, due time.Time) {
 	b.lock()
 	defer b.unlock()
-	if b.closed || len(b.members) == 0 {
-		return
+	if b.closed || len(b.members) == 0 || !due.After(b.lastDue) {
+		return // a stale tick, from a helper held off the CPU past the next turn
 	}
+	b.lastDue = due
 	s := &w.scratch
 	s.reset(len(b.members))
 	for i, m := range b.members {

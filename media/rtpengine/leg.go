@@ -256,8 +256,8 @@ func (l *Leg) Close() error {
 func (l *Leg) tick(w *worker, due time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.bridge != nil || l.closed {
-		return
+	if l.bridge != nil || l.closed || !due.After(l.lastDue) {
+		return // a stale tick, from a helper held off the CPU past the next turn
 	}
 	var payload []byte
 	if l.playback != nil {

@@ -54,12 +54,13 @@ type scheduler struct {
 }
 
 // slotJob is one slot's tasks shared between the driver and its helpers: each takes
-// the next batch of tasks until none are left.
+// the next batch of tasks until none are left. The driver does not wait for the
+// helpers: on a busy machine a helper's thread may be held off the CPU, and the
+// driver then takes the rest of the work and goes on to the next slot on time.
 type slotJob struct {
 	tasks []task
 	due   time.Time
 	next  atomic.Int64
-	wg    sync.WaitGroup
 }
 
 // shareThreshold is how many tasks a slot must hold before helpers are woken: below
@@ -86,7 +87,7 @@ func newScheduler(workers int) *scheduler {
 	}
 	driver := &worker{hist: &s.hist}
 	for range workers - 1 {
-		ch := make(chan *slotJob, 1)
+		ch := make(chan *slotJob, 4)
 		s.helpers = append(s.helpers, ch)
 		go s.help(ch, &worker{hist: &s.hist})
 	}
@@ -183,12 +184,13 @@ func (s *scheduler) run(w *worker) {
 			continue
 		}
 		job := &slotJob{tasks: tasks, due: due}
-		job.wg.Add(len(s.helpers))
 		for _, h := range s.helpers {
-			h <- job
+			select {
+			case h <- job:
+			default: // the helper is behind; it is not waited for
+			}
 		}
 		job.work(w)
-		job.wg.Wait()
 	}
 }
 
@@ -196,7 +198,6 @@ func (s *scheduler) run(w *worker) {
 func (s *scheduler) help(jobs chan *slotJob, w *worker) {
 	for job := range jobs {
 		job.work(w)
-		job.wg.Done()
 	}
 }
 
