@@ -355,12 +355,18 @@ func (s *Server) startInteraction(ctx context.Context, p pgstore.Principal, in *
 			waiting = nil
 		}
 	}
+	// The conversation form its facts choose; without it the default form shows.
+	formID, err := s.store.ChooseForm(ctx, p.TenantID, in.facts())
+	if err != nil {
+		s.logger.Warn("conversation form not chosen; the default form shows", "tenant_id", p.TenantID, "interaction", id, "error", err)
+		formID = ""
+	}
 	wf := workflows.InteractionInput{
 		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: direction, AgentID: in.AgentID,
 		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, customerAddress), CustomerName: name,
 		Tags: in.Tags, QueueID: queueID, RouteID: dec.RouteID, Priority: dec.Priority, RequiredSkills: dec.RequiredSkills,
 		CampaignID: in.CampaignID, Metadata: in.Metadata, CustomerID: customerID, CreatedAt: time.Now().UTC(),
-		OutsideHours: outside, Waiting: waiting, Media: in.media,
+		OutsideHours: outside, Waiting: waiting, Media: in.media, FormID: formID,
 	}
 	if in.channel != routing.Voice {
 		// What the conversation's SLA policies test when its clock starts.
@@ -412,7 +418,7 @@ func interactionOf(in workflows.InteractionInput) pgstore.Interaction {
 		Source: in.Source, Direction: in.Direction, From: in.From, To: in.To, CustomerPhone: in.CustomerPhone,
 		Customer: in.Customer, CustomerName: in.CustomerName, Tags: nonNilStrings(in.Tags), QueueID: in.QueueID,
 		RouteID: in.RouteID, Priority: in.Priority, RequiredSkills: nonNilStrings(in.RequiredSkills),
-		CampaignID: in.CampaignID, Metadata: in.Metadata,
+		CampaignID: in.CampaignID, Metadata: in.Metadata, FormID: in.FormID,
 		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, ExcludedAgents: []string{},
 			Participants: []pgstore.Participant{}, QueuedAt: in.CreatedAt, CustomerID: in.CustomerID},
 		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt,

@@ -24,6 +24,9 @@ const (
 	CodeActionNotAllowed = "action_not_allowed"
 	// CodeTargetUnavailable: the agent a transfer names cannot take it now.
 	CodeTargetUnavailable = "target_unavailable"
+	// CodeFormIncomplete: a mandatory field of the conversation's form is empty,
+	// so it cannot be solved or closed; the field is values.<fieldId>.
+	CodeFormIncomplete = "form_incomplete"
 )
 
 // registerLifecycle adds the agent actions on an interaction an agent holds (agents
@@ -452,6 +455,8 @@ func lifecycleError(app *temporal.ApplicationError) (*Error, bool) {
 		return &Error{Status: http.StatusConflict, Code: CodeActionNotAllowed, Message: app.Message()}, true
 	case workflows.ErrTypeInvalidAction, workflows.ErrTypeUnknownTarget, workflows.ErrTypeInvalidDisposition:
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Field: field, Message: app.Message()}, true
+	case workflows.ErrTypeFormIncomplete:
+		return &Error{Status: http.StatusConflict, Code: CodeFormIncomplete, Field: field, Message: app.Message()}, true
 	case workflows.ErrTypeTargetUnavailable:
 		return &Error{Status: http.StatusConflict, Code: CodeTargetUnavailable, Field: "target.id", Message: app.Message()}, true
 	}

@@ -132,6 +132,7 @@ func New(cfg Config) *Server {
 	s.registerAutomations(v1)
 	s.registerMedia(v1)
 	s.registerTags(v1)
+	s.registerForms(v1)
 	return s
 }
 

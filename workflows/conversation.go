@@ -1,14 +1,18 @@
 package workflows
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"switchboard/activities"
 	"switchboard/events"
+	"switchboard/forms"
 	"switchboard/pgstore"
 	"switchboard/routing"
 )
@@ -25,7 +29,19 @@ const (
 	SubjectUpdate = "subject"
 	// FormUpdate chooses the conversation form (FormInput).
 	FormUpdate = "form"
+	// FormValuesUpdate sets or clears form values (FormValuesInput).
+	FormValuesUpdate = "form-values"
 )
+
+// ErrTypeFormIncomplete refuses to solve or close a conversation whose form has a
+// mandatory field that shows and is empty; the message names it, the detail is its
+// path (values.<fieldId>).
+const ErrTypeFormIncomplete = "FormIncomplete"
+
+// formCheckChange marks runs that check the form's mandatory fields before a
+// conversation is solved or closed; runs started before did not, and replay the
+// same.
+const formCheckChange = "form-mandatory-fields"
 
 // TagsInput adds and removes tags by name. Callers resolve names against the
 // tenant's catalogue first (pgstore.ResolveTags); removing compares names ignoring
@@ -55,6 +71,13 @@ type FormInput struct {
 	FormID string `json:"formId"`
 }
 
+// FormValuesInput sets form values by input field ID: any field of the tenant, on the
+// form or not (a form only chooses which fields show). JSON null or "" clears one.
+type FormValuesInput struct {
+	Actor
+	Values map[string]json.RawMessage `json:"values"`
+}
+
 // registerConversation adds the conversation's updates.
 func (w *interaction) registerConversation(ctx workflow.Context) error {
 	handlers := []struct {
@@ -66,6 +89,7 @@ func (w *interaction) registerConversation(ctx workflow.Context) error {
 		{PriorityUpdate, w.onPriority, w.validatePriority},
 		{SubjectUpdate, w.onSubject, w.validateSubject},
 		{FormUpdate, w.onForm, w.validateForm},
+		{FormValuesUpdate, w.onFormValues, w.validateFormValues},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -243,6 +267,71 @@ func (w *interaction) onForm(ctx workflow.Context, in FormInput) (*InteractionSt
 		w.st.FormID = id
 		return nil
 	})
+}
+
+func (w *interaction) validateFormValues(in FormValuesInput) error {
+	if err := w.checkConversation(in.Actor, "form values"); err != nil {
+		return err
+	}
+	switch {
+	case len(in.Values) == 0:
+		return invalidAction("values", "set or clear at least one value, keyed by input field ID")
+	case len(in.Values) > forms.MaxFieldsPerConversation:
+		return invalidAction("values", "at most %d values at once", forms.MaxFieldsPerConversation)
+	}
+	for _, id := range workflow.DeterministicKeys(in.Values) {
+		if uuid.Validate(id) != nil {
+			return invalidAction("values."+id, "values are keyed by input field ID")
+		}
+	}
+	return nil
+}
+
+// onFormValues sets form values; the store checks each against its field's type and
+// writes only what changes (a write that changes nothing still takes a version).
+func (w *interaction) onFormValues(ctx workflow.Context, in FormValuesInput) (*InteractionState, error) {
+	return w.act(ctx, func() error { return w.validateFormValues(in) }, func() error {
+		next := w.st.InteractionState
+		next.Version++
+		err := w.call(ctx, "RecordConversationChange", activities.ConversationRequest{
+			Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+				Events: []pgstore.TimelineEvent{{Type: events.FormFieldUpdated, At: workflow.Now(ctx), ActorID: in.ActorID}}},
+			Publish: []activities.Publication{{Type: events.FormFieldUpdated, Agents: w.concerned()}},
+			Values:  in.Values,
+		}).Get(ctx, nil)
+		if err != nil {
+			return err
+		}
+		w.st.InteractionState = next
+		return nil
+	})
+}
+
+// checkForm refuses to solve or close a conversation whose form has a mandatory field
+// that shows and is empty (runs that keep the rule only).
+func (w *interaction) checkForm(ctx workflow.Context, status pgstore.ConversationStatus) error {
+	if workflow.GetVersion(ctx, formCheckChange, workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	var res activities.FormCheck
+	err := w.call(ctx, "CheckForm", activities.FormCheckRequest{TenantID: w.st.TenantID, InteractionID: w.st.ID, FormID: w.st.FormID}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	if len(res.Missing) == 0 {
+		return nil
+	}
+	names := make([]string, len(res.Missing))
+	for i, m := range res.Missing {
+		names[i] = fmt.Sprintf("%q", m.Name)
+	}
+	what := "mandatory field " + names[0] + " is"
+	if len(names) > 1 {
+		what = "mandatory fields " + strings.Join(names, ", ") + " are"
+	}
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("the conversation cannot be %s: %s empty on form %q", status, what, res.FormName),
+		ErrTypeFormIncomplete, nil, "values."+res.Missing[0].FieldID)
 }
 
 // changeConversation writes the next version of the state with a conversation change,

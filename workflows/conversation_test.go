@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ const (
 type conversationLog struct {
 	mu      sync.Mutex
 	changes []activities.ConversationRequest
+	// onValues runs when form values are written.
+	onValues func()
 }
 
 func (l *conversationLog) all() []activities.ConversationRequest {
@@ -48,7 +51,11 @@ func (d *desk) mockConversation() *conversationLog {
 		}
 		l.mu.Lock()
 		l.changes = append(l.changes, in)
+		hook := l.onValues
 		l.mu.Unlock()
+		if in.Values != nil && hook != nil {
+			hook()
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.changes = append(d.changes, activities.ChangeRequest{Update: in.Update, Publish: in.Publish})
@@ -158,6 +165,79 @@ func TestConversationPrioritySubjectForm(t *testing.T) {
 	want := []string{events.InteractionPriorityChanged, events.ConversationSubjectChanged, events.ConversationFormChanged, events.ConversationFormChanged}
 	if !slices.Equal(types, want) {
 		t.Errorf("changes %v, want %v", types, want)
+	}
+	d.checkVersions(t)
+}
+
+// A conversation whose form has a mandatory field that shows and is empty is not
+// solved or closed: the status change is refused naming the field, nothing is
+// written; once the value is set (through the form-values update) it is solved and
+// closed. Form values are written with their own timeline entry.
+func TestConversationMandatoryFieldsBlockSolved(t *testing.T) {
+	const orderField = "6f1c2c3e-0000-4000-8000-0000000000d9"
+	var (
+		filledMu   sync.Mutex
+		filledFlag bool
+	)
+	d := newDesk(t, ana)
+	d.input.FormID = formA
+	log := d.mockConversation()
+	log.onValues = func() { filledMu.Lock(); filledFlag = true; filledMu.Unlock() }
+	var (
+		mu     sync.Mutex
+		checks []activities.FormCheckRequest
+	)
+	d.formCheck = func(in activities.FormCheckRequest) activities.FormCheck {
+		mu.Lock()
+		defer mu.Unlock()
+		checks = append(checks, in)
+		filledMu.Lock()
+		done := filledFlag
+		filledMu.Unlock()
+		if done {
+			return activities.FormCheck{FormName: "Returns"}
+		}
+		return activities.FormCheck{FormName: "Returns", Missing: []pgstore.MissingField{{FieldID: orderField, Name: "Order number"}}}
+	}
+	d.accept(time.Second, ana)
+	waiting := d.conversation(2*time.Second, as(ana), pgstore.ConversationWaiting)
+	solved := d.conversation(3*time.Second, as(ana), pgstore.ConversationSolved)
+	closed := d.conversation(4*time.Second, sup(), pgstore.ConversationClosed)
+	notID := d.update(5*time.Second, workflows.FormValuesUpdate, workflows.FormValuesInput{Actor: as(ana), Values: map[string]json.RawMessage{"order": []byte(`"x"`)}})
+	none := d.update(5*time.Second, workflows.FormValuesUpdate, workflows.FormValuesInput{Actor: as(ana)})
+	set := d.update(6*time.Second, workflows.FormValuesUpdate, workflows.FormValuesInput{Actor: as(ana), Values: map[string]json.RawMessage{orderField: []byte(`"AB-1234"`)}})
+	solvedNow := d.conversation(7*time.Second, as(ana), pgstore.ConversationSolved)
+	closedNow := d.conversation(8*time.Second, as(ana), pgstore.ConversationClosed)
+	d.dispose(9*time.Second, as(ana), "Closed", "Resolved")
+	st := d.run()
+
+	wantOK(t, "waiting", waiting)
+	wantField(t, "solved with the order empty", solved, workflows.ErrTypeFormIncomplete, "values."+orderField)
+	wantField(t, "closed with the order empty", closed, workflows.ErrTypeFormIncomplete, "values."+orderField)
+	if err := solved.err; err == nil || !strings.Contains(err.Error(), `mandatory field "Order number" is empty on form "Returns"`) {
+		t.Errorf("refusal %v", err)
+	}
+	wantField(t, "values not keyed by ID", notID, workflows.ErrTypeInvalidAction, "values.order")
+	wantField(t, "no values", none, workflows.ErrTypeInvalidAction, "values")
+	wantOK(t, "set the order", set)
+	wantOK(t, "solved", solvedNow)
+	wantOK(t, "closed", closedNow)
+	if st.ConversationStatus != pgstore.ConversationClosed || st.Status != pgstore.InteractionDisposed {
+		t.Errorf("final %s / %s", st.Status, st.ConversationStatus)
+	}
+	mu.Lock()
+	if len(checks) != 4 || checks[0].FormID != formA || checks[0].InteractionID != interactionID {
+		t.Errorf("checks %+v", checks)
+	}
+	mu.Unlock()
+	// The refused changes wrote nothing: waiting, the values, solved, then the
+	// close ends it and it is disposed.
+	want := []string{"conversationStatusChanged connected", "formFieldUpdated connected", "conversationStatusChanged connected", "interactionDisposed disposed"}
+	if got := d.timeline(); !slices.Equal(got, want) {
+		t.Errorf("timeline %v", got)
+	}
+	if c := log.all(); len(c) != 1 || c[0].Values[orderField] == nil || c[0].Update.Events[0].Type != events.FormFieldUpdated {
+		t.Errorf("form value changes %+v", c)
 	}
 	d.checkVersions(t)
 }

@@ -102,8 +102,11 @@ type InteractionInput struct {
 	CampaignID string            `json:"campaignId,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	// CustomerID is the customer record it is linked to from the start.
-	CustomerID string    `json:"customerId,omitempty"`
-	CreatedAt  time.Time `json:"createdAt"`
+	CustomerID string `json:"customerId,omitempty"`
+	// FormID is the conversation form its facts chose (a form's trigger, else the
+	// default form); empty shows the default form.
+	FormID    string    `json:"formId,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 	// OutsideHours is set when the queue was closed at the creation of a new
 	// inbound conversation (live chat, messaging, email): it gets the away message,
 	// then is closed or waits for the opening (see outsideHours).
@@ -300,7 +303,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 		Channel: in.Channel, Source: in.Source, Direction: direction, From: in.From, To: in.To,
 		CustomerPhone: in.CustomerPhone, Customer: in.Customer, CustomerName: in.CustomerName,
 		Tags: slices.Clone(in.Tags), QueueID: in.QueueID, RouteID: in.RouteID, Priority: in.Priority,
-		CampaignID: in.CampaignID, Metadata: in.Metadata,
+		CampaignID: in.CampaignID, Metadata: in.Metadata, FormID: in.FormID,
 		RequiredSkills: slices.Clone(in.RequiredSkills), CreatedAt: in.CreatedAt,
 		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: in.CreatedAt, CustomerID: in.CustomerID},
 	}}

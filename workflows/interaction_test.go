@@ -75,6 +75,8 @@ type desk struct {
 	messages        []activities.OutboundMessage
 	inbound         []activities.InboundMessage
 	published       []activities.PublishRequest
+	// formCheck answers CheckForm (nothing missing when nil).
+	formCheck func(activities.FormCheckRequest) activities.FormCheck
 	// sla is what the conversation's SLA clock (a real child) was answered and wrote.
 	sla slaStore
 }
@@ -126,6 +128,12 @@ func (d *desk) mockLifecycle() {
 		d.changes = append(d.changes, in)
 		d.log = append(d.log, "change "+in.Update.Events[0].Type+" "+string(in.Update.State.Status))
 		return nil
+	})
+	d.env.OnActivity(a.CheckForm, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FormCheckRequest) (activities.FormCheck, error) {
+		if d.formCheck != nil {
+			return d.formCheck(in), nil
+		}
+		return activities.FormCheck{}, nil
 	})
 	d.env.OnActivity(a.PublishEvents, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PublishRequest) error {
 		d.mu.Lock()

@@ -404,7 +404,8 @@ func actionError(err error) error {
 	if errors.As(err, &app) {
 		switch app.Type() {
 		case ErrTypeNotAllowed, ErrTypeInvalidAction, ErrTypeUnknownTarget, ErrTypeTargetUnavailable,
-			ErrTypeInvalidDisposition, ErrTypeNotYourInteraction, ErrTypeInteractionNotFound, ErrTypeUnknownQueue:
+			ErrTypeInvalidDisposition, ErrTypeNotYourInteraction, ErrTypeInteractionNotFound, ErrTypeUnknownQueue,
+			ErrTypeFormIncomplete:
 			return err
 		}
 	}
@@ -837,6 +838,11 @@ func (w *interaction) validateConversationStatus(in ConversationStatusInput) err
 // solved (reopening a solved one counts), or closed, which ends it.
 func (w *interaction) onConversationStatus(ctx workflow.Context, in ConversationStatusInput) (*InteractionState, error) {
 	return w.untilEnded(ctx)(w.act(ctx, func() error { return w.validateConversationStatus(in) }, func() error {
+		if in.Status == pgstore.ConversationSolved || in.Status == pgstore.ConversationClosed {
+			if err := w.checkForm(ctx, in.Status); err != nil {
+				return err
+			}
+		}
 		if in.Status == pgstore.ConversationClosed {
 			w.end = &EndInput{TenantID: in.TenantID, ActorID: in.ActorID, AgentID: in.AgentID, Reason: "conversation closed"}
 			return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,79 @@ func TestTagsEndToEnd(t *testing.T) {
 		t.Errorf("the other chat got tags %v", tags)
 	}
 	t.Logf("tags end to end in %v", time.Since(began).Round(time.Millisecond))
+}
+
+// TestMandatoryFieldsBlockSolvedEndToEnd runs forms on a running stack: a form whose
+// trigger matches the chat's tag is chosen when it is created; solving the chat with
+// its mandatory field empty is refused (409 form_incomplete naming the field) and
+// changes nothing; a conditional mandatory field shows once its condition holds and
+// blocks too; once filled, the chat is solved. A value kept off the form stays, the
+// values are in the timeline and the agent's stream, and the history finds the chat
+// by its form.
+func TestMandatoryFieldsBlockSolvedEndToEnd(t *testing.T) {
+	began := time.Now()
+	d := newProductivityDesk(t)
+	s := d.s
+	reason := s.call(t, "POST", "/v1/forms/fields", d.adminKey, map[string]any{"name": "Reason", "type": "dropdown",
+		"options": []string{"Returns: Damaged", "Returns: Wrong size", "Billing"}}, 201)["id"].(string)
+	order := s.call(t, "POST", "/v1/forms/fields", d.adminKey, map[string]any{"name": "Order number", "type": "regex",
+		"pattern": "[A-Z]{2}-[0-9]{4}"}, 201)["id"].(string)
+	note := s.call(t, "POST", "/v1/forms/fields", d.adminKey, map[string]any{"name": "Note", "type": "multiline"}, 201)["id"].(string)
+	s.call(t, "POST", "/v1/forms", d.adminKey, map[string]any{"name": "General", "isDefault": true}, 201)
+	returns := s.call(t, "POST", "/v1/forms", d.adminKey, map[string]any{"name": "Returns",
+		"trigger": map[string]any{"attr": "tags", "op": "in_list", "values": []string{"returns"}},
+		"items": []any{map[string]any{"fieldId": reason, "required": true},
+			map[string]any{"fieldId": order, "required": true, "showWhen": map[string]any{"fieldId": reason, "values": []string{"Returns"}}}},
+	}, 201)["id"].(string)
+
+	id := d.chat(t, "visitor-1", "returns")
+	path := "/v1/interactions/" + id
+	if v := s.call(t, "GET", path, d.anaKey, nil, 200); v["formId"] != returns {
+		t.Fatalf("the chat's form is %v, want Returns (its trigger matched)", v["formId"])
+	}
+	form := s.call(t, "GET", path+"/form", d.anaKey, nil, 200)
+	if m := form["missing"].([]any); len(m) != 1 || m[0].(map[string]any)["name"] != "Reason" {
+		t.Errorf("missing at first %v", m)
+	}
+	s.wantError(t, "PUT", path+"/conversation-status", d.anaKey, `{"status":"solved"}`, 409, "form_incomplete", "values."+reason)
+	e := s.do("PUT", path+"/conversation-status", d.anaKey, `{"status":"solved"}`)
+	if !strings.Contains(string(e.body), `mandatory field \"Reason\" is empty`) {
+		t.Errorf("refusal %s", e.body)
+	}
+	if v := s.call(t, "GET", path, d.anaKey, nil, 200); v["conversationStatus"] != "open" {
+		t.Errorf("a refused solve changed the status to %v", v["conversationStatus"])
+	}
+
+	// Returns makes the order number show, mandatory.
+	s.call(t, "PUT", path+"/form-values", d.anaKey, map[string]any{"values": map[string]any{reason: "returns: damaged", note: "Box was wet"}}, 200)
+	es := d.ana.eventsUntil(t, id, events.FormFieldUpdated)
+	if f := detailOf(t, es[len(es)-1])["fields"].([]any); len(f) != 2 {
+		t.Errorf("event fields %v", f)
+	}
+	s.wantError(t, "PUT", path+"/conversation-status", d.anaKey, `{"status":"solved"}`, 409, "form_incomplete", "values."+order)
+	s.wantError(t, "PUT", path+"/form-values", d.anaKey, map[string]any{"values": map[string]any{order: "12345"}}, 422, "invalid_field", "values."+order)
+	s.wantError(t, "PUT", path+"/form-values", d.boKey, map[string]any{"values": map[string]any{order: "AB-1234"}}, 403, "not_your_interaction", "")
+	s.call(t, "PUT", path+"/form-values", d.anaKey, map[string]any{"values": map[string]any{order: "AB-1234"}}, 200)
+	if v := s.call(t, "PUT", path+"/conversation-status", d.anaKey, `{"status":"solved"}`, 200); v["conversationStatus"] != "solved" {
+		t.Errorf("solved %v", v["conversationStatus"])
+	}
+
+	// The note is off the form but kept; the timeline has both value changes.
+	form = s.call(t, "GET", path+"/form", d.supKey, nil, 200)
+	if len(form["values"].([]any)) != 3 || len(form["missing"].([]any)) != 0 || len(form["fields"].([]any)) != 2 {
+		t.Errorf("form after solving %v", form)
+	}
+	n := 0
+	for _, e := range s.call(t, "GET", "/v1/history/"+id, d.supKey, nil, 200)["timeline"].([]any) {
+		if e.(map[string]any)["type"] == events.FormFieldUpdated {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("timeline has %d form value changes, want 2", n)
+	}
+	if items := s.call(t, "GET", "/v1/history?formId="+returns, d.supKey, nil, 200)["items"].([]any); len(items) != 1 {
+		t.Errorf("history by form: %v", items)
+	}
+	t.Logf("mandatory fields end to end in %v", time.Since(began).Round(time.Millisecond))
 }
