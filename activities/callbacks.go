@@ -3,10 +3,10 @@ package activities
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
+	"switchboard/dispatch"
 	"switchboard/pgstore"
 	"switchboard/routing"
 )
@@ -20,7 +20,7 @@ const (
 // callbackHold is how long the slot a due callback reserves for its agent lives
 // before the callback's interaction confirms it: the interaction starts at once, and
 // a crash between the two frees the slot by itself.
-const callbackHold = time.Minute
+const callbackHold = dispatch.CallbackHold
 
 // CallbackWrite records one change of a callback with its history entry.
 type CallbackWrite struct {

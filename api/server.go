@@ -36,6 +36,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Wake signals an interaction that bulk assignment reserved an agent for it.
 	Wake dispatch.Wake
+	// WakeCallback signals a self-callback waiting for its agent that bulk
+	// assignment reserved the agent's voice slot for its call.
+	WakeCallback dispatch.CallbackWake
 	// Events is the realtime feed behind GET /v1/events.
 	Events *events.Feed
 	// ExportDir is where the workers write exports of the interaction history
@@ -75,7 +78,7 @@ func New(cfg Config) *Server {
 	e.HideBanner = true
 	e.HidePort = true
 	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger,
-		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence}, wake: cfg.Wake,
+		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence, WakeCallback: cfg.WakeCallback}, wake: cfg.Wake,
 		events: cfg.Events, exportDir: cfg.ExportDir, ttsDir: cfg.TTSDir, closing: make(chan struct{})}
 	e.HTTPErrorHandler = s.handleError
 

@@ -54,6 +54,10 @@ type Dispatcher struct {
 	// presence: with thousands of agents, that read dominated each decision. A
 	// change to membership, skills or capacity reaches decisions that much later.
 	AgentsTTL time.Duration
+	// WakeCallback tells a self-callback waiting past its time for its agent that
+	// the agent's voice slot is now reserved for its call; nil leaves such
+	// callbacks to look by themselves (their safety recheck).
+	WakeCallback CallbackWake
 
 	mu      sync.Mutex
 	agents  map[string]queueAgents
@@ -253,14 +257,72 @@ type Wake func(ctx context.Context, tenantID, interactionID, agentID string) err
 // ErrGone is Wake's answer for an interaction whose workflow has ended.
 var ErrGone = errors.New("dispatch: the interaction no longer runs")
 
+// CallbackWake wakes the workflow of callback callbackID: the agent's slot is
+// reserved for its call. ErrGone says the callback no longer waits.
+type CallbackWake func(ctx context.Context, tenantID, callbackID, agentID string) error
+
+// CallbackHold is how long a slot reserved for a callback's call lives before the
+// call confirms it: the call starts at once, and a crash between the two frees the
+// slot by itself.
+const CallbackHold = time.Minute
+
+// maxCallbackWakes bounds the self-callbacks one bulk assignment looks at.
+const maxCallbackWakes = 5
+
+// offerCallbacks gives an agent who may have room the self-callbacks past their time
+// that wait for them, before any queued interaction: a callback was promised to the
+// customer, and the calls of the queue would otherwise take the agent's voice slot
+// again each time it frees. It reserves the slot for the callback's next call (the
+// reservation re-checks status and room) and wakes the callback, which adopts it.
+func (d *Dispatcher) offerCallbacks(ctx context.Context, tenantID, agentID string) error {
+	waiting, err := d.Store.WaitingSelfCallbacks(ctx, tenantID, agentID, time.Now(), maxCallbackWakes)
+	if err != nil || len(waiting) == 0 {
+		return err
+	}
+	for _, c := range waiting {
+		ok, err := d.Presence.Reserve(ctx, tenantID, agentID, c.NextFireID, routing.Voice, 1, CallbackHold)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			held, found, err := d.Presence.Holder(ctx, tenantID, c.NextFireID)
+			if err != nil {
+				return err
+			}
+			if !found || held.Agent != agentID || held.Held {
+				continue // no room for this call (another may be reserved already)
+			}
+			// Reserved already (a retry of this call): wake it again.
+		}
+		err = d.WakeCallback(ctx, tenantID, c.ID, agentID)
+		if errors.Is(err, ErrGone) {
+			if _, err := d.Presence.Release(ctx, tenantID, agentID, c.NextFireID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wake callback %s: %w", c.ID, err)
+		}
+		return nil // the agent's one voice slot is the callback's
+	}
+	return nil
+}
+
 // OfferWaiting is bulk assignment for an agent who may have room now (login, a status
-// in the Available group, a slot released): it reserves one of the agent's slots for
+// in the Available group, a slot released). A self-callback of the agent past its
+// time goes first (offerCallbacks). Then it reserves one of the agent's slots for
 // each waiting interaction the agent should take — those of the agent's queues the
 // agent is eligible for, in order of priority then creation, until the agent is full —
 // and wakes each, which then offers itself to the agent. A reservation that fails (the
 // interaction was taken meanwhile, the agent filled up) is skipped. It returns the
 // interactions woken.
 func (d *Dispatcher) OfferWaiting(ctx context.Context, tenantID, agentID string, wake Wake) ([]string, error) {
+	if d.WakeCallback != nil {
+		if err := d.offerCallbacks(ctx, tenantID, agentID); err != nil {
+			return nil, err
+		}
+	}
 	var (
 		woken []string
 		taken []string

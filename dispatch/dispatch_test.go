@@ -304,3 +304,71 @@ func TestCachedMembersTakeNewcomers(t *testing.T) {
 		}
 	}
 }
+
+// A self-callback past its time comes before the queue: bulk assignment reserves the
+// agent's voice slot for the callback's next call and wakes the callback; a queued
+// call waits, chats are still given. A callback not due yet, another agent's, or one
+// whose workflow is gone (its reservation given back) is left alone.
+func TestOfferWaitingGivesDueSelfCallbacksFirst(t *testing.T) {
+	c := newCenter(t)
+	c.newQueue(pgstore.NewQueue{Name: "Calls"})
+	ana := c.agent("ana", 1)
+	bo := c.agent("bo", 1)
+	t0 := time.Now().Add(-time.Minute)
+	call := uuid.NewString()
+	if _, err := store.EnqueueInteraction(c.ctx, pgstore.Interaction{
+		ID: call, TenantID: c.tenant, WorkflowID: "interaction/" + call, Channel: routing.Voice, Direction: pgstore.Inbound,
+		Customer: "+385100", QueueID: c.queue, Priority: routing.PriorityUrgent, CreatedAt: t0,
+		InteractionState: pgstore.InteractionState{Status: pgstore.InteractionQueued, QueuedAt: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	chat := c.enqueue("+2", routing.PriorityNormal, t0)
+	callback := func(agent string, due time.Time) pgstore.Callback {
+		id := uuid.NewString()
+		cb := pgstore.Callback{ID: id, TenantID: c.tenant, WorkflowID: "callback/" + id, Status: pgstore.CallbackScheduled,
+			DueAt: due, SelfCallback: true, AgentID: agent, Phone: "+385915550101", Customer: "+385915550101", Version: 1, Generation: 2,
+			CreatedAt: t0}
+		if _, err := store.RecordCallback(c.ctx, cb, pgstore.CallbackEvent{Version: 1, Type: pgstore.CallbackEventScheduled, At: t0, DueAt: due}); err != nil {
+			t.Fatal(err)
+		}
+		return cb
+	}
+	gone := callback(ana, t0.Add(-time.Minute))
+	due := callback(ana, t0)
+	callback(ana, time.Now().Add(time.Hour)) // not due yet
+	callback(bo, t0)                         // Bo's
+
+	var wokenCallbacks []string
+	c.d.WakeCallback = func(_ context.Context, tenant, id, agent string) error {
+		if tenant != c.tenant || agent != ana {
+			t.Errorf("wake callback %s %s %s", tenant, id, agent)
+		}
+		wokenCallbacks = append(wokenCallbacks, id)
+		if id == gone.ID {
+			return dispatch.ErrGone
+		}
+		return nil
+	}
+	got, err := c.d.OfferWaiting(c.ctx, c.tenant, ana, func(context.Context, string, string, string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(wokenCallbacks, []string{gone.ID, due.ID}) {
+		t.Errorf("callbacks woken %v, want the gone one then the due one", wokenCallbacks)
+	}
+	if !slices.Equal(got, []string{chat}) {
+		t.Errorf("interactions woken %v: the chat, not the call", got)
+	}
+	if h, ok, _ := c.ps.Holder(c.ctx, c.tenant, pgstore.CallbackFireID(due.ID, 3)); !ok || h.Agent != ana || h.Held {
+		t.Errorf("the callback's next call is not reserved for Ana: %+v %v", h, ok)
+	}
+	if _, ok, _ := c.ps.Holder(c.ctx, c.tenant, pgstore.CallbackFireID(gone.ID, 3)); ok {
+		t.Error("the gone callback's reservation was kept")
+	}
+	// Retried, the same reservation wakes it again; nothing more is reserved.
+	wokenCallbacks = nil
+	if _, err := c.d.OfferWaiting(c.ctx, c.tenant, ana, nil); err != nil || !slices.Equal(wokenCallbacks, []string{due.ID}) {
+		t.Errorf("retry woke %v, %v", wokenCallbacks, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -441,4 +442,43 @@ func (s *Store) ListCallbacks(ctx context.Context, tenantID string, f CallbackFi
 	}
 	out.Items = items
 	return out, nil
+}
+
+// CallbackFireID is the ID of the outbound interaction a callback's fire of that
+// generation starts: derived from both, so a retried fire starts the same
+// interaction, never a second one.
+func CallbackFireID(callbackID string, generation int) string {
+	return uuid.NewSHA1(uuid.MustParse(callbackID), fmt.Appendf(nil, "callback-fire/%d", generation)).String()
+}
+
+// WaitingSelfCallback is a self-callback past its time still waiting for its agent.
+type WaitingSelfCallback struct {
+	ID string `json:"id"`
+	// NextFireID is the interaction its next fire starts (CallbackFireID).
+	NextFireID string `json:"nextFireId"`
+}
+
+// WaitingSelfCallbacks lists up to limit of the agent's self-callbacks whose time
+// has come (due at or before now) and that have not fired, the longest waiting first.
+func (s *Store) WaitingSelfCallbacks(ctx context.Context, tenantID, agentID string, now time.Time, limit int) ([]WaitingSelfCallback, error) {
+	if !isUUID(tenantID) || !isUUID(agentID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id::text, generation FROM callbacks
+		WHERE tenant_id = $1 AND agent_id = $2 AND self_callback AND status = 'scheduled' AND due_at <= $3
+		ORDER BY due_at, id LIMIT $4`, tenantID, agentID, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out []WaitingSelfCallback
+		id  string
+		gen int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &gen}, func() error {
+		out = append(out, WaitingSelfCallback{ID: id, NextFireID: CallbackFireID(id, gen+1)})
+		return nil
+	})
+	return out, err
 }

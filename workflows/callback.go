@@ -29,7 +29,7 @@ func DisposalCallbackID(interactionID string) string {
 // starts: derived from the callback and its fire generation, so a retried fire starts
 // the same interaction, never a second one.
 func CallbackInteractionID(callbackID string, generation int) string {
-	return uuid.NewSHA1(uuid.MustParse(callbackID), []byte(fmt.Sprintf("callback-fire/%d", generation))).String()
+	return pgstore.CallbackFireID(callbackID, generation)
 }
 
 // Updates and query of the callback workflow.
@@ -46,6 +46,10 @@ const (
 	CallbackRecordedUpdate = "recorded"
 	// CallbackQuery answers the callback as the workflow holds it.
 	CallbackQuery = "state"
+	// CallbackAgentReadySignal tells a self-callback waiting past its time for its
+	// agent that bulk assignment reserved the agent's voice slot for its call
+	// (AgentAvailable): it looks again at once.
+	CallbackAgentReadySignal = "agent-ready"
 )
 
 // Error types of refused callback updates, which the API maps to HTTP answers.
@@ -66,9 +70,12 @@ const (
 	ErrTypeDoNotCall = "DoNotCall"
 )
 
-// DefaultAgentRecheck is how often a self-callback past its time looks again whether
-// its agent can take the call.
-const DefaultAgentRecheck = 30 * time.Second
+// DefaultAgentRecheck is how long a self-callback past its time waits for its agent
+// before it looks again by itself. The agent's becoming able to take the call wakes
+// it at once (CallbackAgentReadySignal, sent by bulk assignment at login, on a status
+// in the Available group and whenever the agent's slot frees); this safety net only
+// covers a wake-up that never came.
+const DefaultAgentRecheck = 10 * time.Minute
 
 // maxCallbackRounds bounds the fires and actions of one run: a callback that waits
 // long for its agent continues as new before its history grows large.
@@ -81,8 +88,8 @@ type CallbackInput struct {
 	// notes, who scheduled it and when. Its status and counters are the
 	// workflow's.
 	Callback pgstore.Callback `json:"callback"`
-	// AgentRecheck is how often a self-callback past its time looks again for its
-	// agent; 0 is DefaultAgentRecheck.
+	// AgentRecheck is how long a self-callback past its time waits for its agent
+	// without a wake-up before it looks again; 0 is DefaultAgentRecheck.
 	AgentRecheck time.Duration `json:"agentRecheck,omitempty"`
 	// Carried is the callback as the previous run held it (continue-as-new); a new
 	// callback has none.
@@ -126,9 +133,11 @@ type DisposalCallback struct {
 // call outlives it) whose ID derives from the callback and its fire generation. A
 // self-callback is offered only to its agent: at its time the agent's voice slot is
 // reserved for the call when they are logged in, in an Available-group status and
-// have room, and the call starts as theirs; until then it looks again every
-// AgentRecheck. Any other callback is routed like an inbound interaction, outbound,
-// to its queue or its campaign's default queue. Updates reschedule it (a new time
+// have room, and the call starts as theirs; until then it waits for the agent, woken
+// by bulk assignment (which reserves the agent's voice slot for a waiting
+// self-callback before any queued call) when the agent logs in, turns available or
+// frees their slot; AgentRecheck is only a safety net. Any other callback is routed
+// like an inbound interaction, outbound, to its queue or its campaign's default queue. Updates reschedule it (a new time
 // and a reason, kept in its history), cancel it (a required reason) or dial it now;
 // they are settled one at a time by the main loop and refused once it fired.
 func Callback(ctx workflow.Context, in CallbackInput) (*pgstore.Callback, error) {
@@ -150,6 +159,8 @@ type callbackRun struct {
 	action  *callbackAction
 	rounds  int
 	recheck time.Duration
+	// ready receives the wake-ups of a self-callback's agent (CallbackAgentReadySignal).
+	ready workflow.ReceiveChannel
 }
 
 // callbackAction is a reschedule, cancel or dial, settled by the main loop.
@@ -183,6 +194,7 @@ func (w *callbackRun) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, CallbackQuery, func() (pgstore.Callback, error) { return w.st, nil }); err != nil {
 		return err
 	}
+	w.ready = workflow.GetSignalChannel(ctx, CallbackAgentReadySignal)
 	handlers := []struct {
 		name      string
 		handler   any
@@ -241,14 +253,18 @@ func (w *callbackRun) run(ctx workflow.Context) (*pgstore.Callback, error) {
 		if w.st.SelfCallback {
 			agent = w.st.AgentID
 		}
+		for w.ready.ReceiveAsync(nil) {
+			// This look covers every wake-up so far.
+		}
 		res, err := w.fire(ctx, agent, false, "")
 		w.busy = false
 		if err != nil {
 			return nil, err
 		}
 		if res == fireWaiting {
-			// The agent cannot take it yet: look again later, or sooner for an action.
-			if _, err := workflow.AwaitWithTimeout(ctx, w.recheck, func() bool { return w.action != nil }); err != nil {
+			// The agent cannot take it yet: wait for the agent's wake-up (or an
+			// action); the recheck is only a safety net.
+			if _, err := workflow.AwaitWithTimeout(ctx, w.recheck, func() bool { return w.action != nil || w.ready.Len() > 0 }); err != nil {
 				return nil, err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -352,6 +353,37 @@ func TestSelfCallbackWaitsForItsAgent(t *testing.T) {
 	}
 	if st.Status != pgstore.CallbackCompleted || st.Generation != 1 {
 		t.Errorf("final %+v", st)
+	}
+}
+
+// A self-callback past its time waits for its agent without polling: bulk assignment
+// wakes it when the agent can take the call (here at 1h07m), and it fires at once;
+// it looked only at its time and at the wake-up, long before its safety recheck.
+func TestSelfCallbackWokenWhenItsAgentIsReady(t *testing.T) {
+	d := newCallbackDesk(t, time.Hour, bo)
+	d.readyFrom = time.Hour + 7*time.Minute
+	d.env.RegisterDelayedCallback(func() {
+		d.env.SignalWorkflow(workflows.CallbackAgentReadySignal, workflows.AgentAvailable{AgentID: bo})
+	}, time.Hour+7*time.Minute)
+	st := d.run()
+	if len(d.calls) != 1 || d.callAt[0] != time.Hour+7*time.Minute || d.calls[0].AgentID != bo {
+		t.Fatalf("calls %+v at %v", d.calls, d.callAt)
+	}
+	if !slices.Equal(d.checkAt, []time.Duration{time.Hour, time.Hour + 7*time.Minute}) {
+		t.Errorf("looked at %v, want at its time and at the wake-up", d.checkAt)
+	}
+	if st.Status != pgstore.CallbackCompleted {
+		t.Errorf("final %+v", st)
+	}
+}
+
+// Without a wake-up, the safety recheck looks again after DefaultAgentRecheck.
+func TestSelfCallbackSafetyRecheck(t *testing.T) {
+	d := newCallbackDesk(t, time.Hour, bo)
+	d.readyFrom = time.Hour + time.Minute
+	d.run()
+	if !slices.Equal(d.checkAt, []time.Duration{time.Hour, time.Hour + workflows.DefaultAgentRecheck}) {
+		t.Errorf("looked at %v", d.checkAt)
 	}
 }
 

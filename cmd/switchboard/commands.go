@@ -70,7 +70,7 @@ const agentsCacheTTL = 2 * time.Second
 func (s *stack) activities() *activities.Activities {
 	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake, Events: s.events,
 		Webhooks:   &activities.Webhooks{Store: s.store, Temporal: s.temporal, AllowPrivate: s.webhookAllowPrivate},
-		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL},
+		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL, WakeCallback: s.wakeCallback},
 		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)}),
 		ExportDir:  s.exportDir}
 }
@@ -78,13 +78,25 @@ func (s *stack) activities() *activities.Activities {
 // api is the HTTP API over the stack's connections.
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
-		Registry: s.registry, Wake: s.wake, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
+		Registry: s.registry, Wake: s.wake, WakeCallback: s.wakeCallback, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.
 func (s *stack) wake(ctx context.Context, tenantID, interactionID, agentID string) error {
 	err := s.temporal.SignalWorkflow(ctx, workflows.InteractionWorkflowID(interactionID), "",
 		workflows.AgentAvailableSignal, workflows.AgentAvailable{AgentID: agentID})
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return dispatch.ErrGone
+	}
+	return err
+}
+
+// wakeCallback signals a self-callback waiting for its agent that bulk assignment
+// reserved the agent's voice slot for its call.
+func (s *stack) wakeCallback(ctx context.Context, tenantID, callbackID, agentID string) error {
+	err := s.temporal.SignalWorkflow(ctx, workflows.CallbackWorkflowID(callbackID), "",
+		workflows.CallbackAgentReadySignal, workflows.AgentAvailable{AgentID: agentID})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return dispatch.ErrGone
