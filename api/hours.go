@@ -200,6 +200,7 @@ func (s *Server) rearmOpenings(ctx context.Context, tenantID string, queueIDs ..
 			s.logger.Warn("queue opening not re-armed after a change of its working hours", "tenant_id", tenantID, "queue", q, "error", err)
 		}
 	}
+	s.slaHoursChanged(ctx, tenantID)
 }
 
 // outsideHours answers how a new inbound conversation's queue stands: nil when it

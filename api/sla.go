@@ -57,6 +57,20 @@ func (s *Server) recalculateSLA(ctx context.Context, tenantID string) {
 	}
 }
 
+// slaHoursChanged recalculates the tenant's open SLA clocks after a change of its
+// queues' working hours, which clocks counting working hours only count by: the
+// generation moves on, so each clock reads its queue's hours again.
+func (s *Server) slaHoursChanged(ctx context.Context, tenantID string) {
+	if s.temporal == nil {
+		return
+	}
+	if _, err := s.store.BumpSLAGeneration(context.WithoutCancel(ctx), tenantID); err != nil {
+		s.logger.Warn("SLA clocks not recalculated after a change of working hours", "tenant_id", tenantID, "error", err)
+		return
+	}
+	s.recalculateSLA(ctx, tenantID)
+}
+
 // getInteractionSLA answers a conversation's SLA counted to now: the policy and
 // severity, each metric's state, remaining time and due instant, and its breach
 // records. Agents read only conversations they hold or are offered.

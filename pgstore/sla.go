@@ -205,6 +205,19 @@ func bumpSLAGeneration(ctx context.Context, tx pgx.Tx, tenantID string) (int64, 
 	return g, err
 }
 
+// BumpSLAGeneration moves the tenant's SLA setup to its next generation outside a
+// change of the policies: its queues' working hours changed, which the clocks count
+// by.
+func (s *Store) BumpSLAGeneration(ctx context.Context, tenantID string) (int64, error) {
+	var g int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		g, err = bumpSLAGeneration(ctx, tx, tenantID)
+		return err
+	})
+	return g, err
+}
+
 // SLAGeneration is the generation of the tenant's policy list: 0 before its first
 // change, then one more with every change.
 func (s *Store) SLAGeneration(ctx context.Context, tenantID string) (int64, error) {

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"switchboard/activities"
 	"switchboard/hours"
@@ -475,5 +478,39 @@ func TestSLARecalcWalksPagesAndRestartsOnANewerChange(t *testing.T) {
 	wantLines(t, "pages", pages, []string{"g2 0-100", "g2 100-200", "g3 0-100", "g3 100-200", "g3 200-250"})
 	if st.Generation != 3 || st.Clocks != 450 {
 		t.Errorf("state %+v", st)
+	}
+}
+
+// A long conversation's clock continues as new before its history grows large,
+// carrying its events, its match and its count of writes.
+func TestSLAClockContinuesAsNew(t *testing.T) {
+	c := newClockRun(t, time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	c.store.byQueue[slaQueueA] = slaMatch(goldPolicy, 0, time.Hour, 0, sla.Always)
+	for i := range 600 {
+		if i%2 == 0 {
+			c.reply(time.Duration(i+1)*time.Second, false)
+		} else {
+			c.customer(time.Duration(i+1) * time.Second)
+		}
+	}
+	c.env.ExecuteWorkflow(workflows.SLAClock, workflows.SLAClockInput{
+		TenantID: tenantID, InteractionID: interactionID, QueueID: slaQueueA, StartedAt: c.start,
+		Events: []workflows.SLAEventInput{{Seq: 1, At: c.start, Kind: sla.CustomerMessage}},
+	})
+	var cont *workflow.ContinueAsNewError
+	if err := c.env.GetWorkflowError(); !errors.As(err, &cont) {
+		t.Fatalf("workflow error %v, want continue-as-new", err)
+	}
+	var next workflows.SLAClockInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(cont.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	k := next.Carried
+	if k == nil || k.Match == nil || k.Match.Match.PolicyID != goldPolicy || k.MatchedQueue != slaQueueA || k.Writes != int64(len(c.store.records)) ||
+		len(next.Events) != len(c.store.records) || !next.StartedAt.Equal(c.start) {
+		t.Errorf("carried %+v with %d events; %d records", k, len(next.Events), len(c.store.records))
+	}
+	if len(c.store.matches) != 1 {
+		t.Errorf("matched %d times", len(c.store.matches))
 	}
 }

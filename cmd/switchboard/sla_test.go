@@ -41,7 +41,8 @@ func listedIDs(v map[string]any) []string {
 // supervisors' breached list. A conversation answered in time is only at risk of
 // its resolution. A queue change to a queue whose policy allows five minutes withdraws
 // the breach (event, record, list); an edit of a policy recalculates the open
-// conversations under it; Solved pauses the clocks; the close stops them.
+// conversations under it; Solved pauses the clocks; working hours given to the queue
+// (closed for a holiday) put them on hold until the opening; the close stops them.
 func TestSLAEndToEnd(t *testing.T) {
 	s := newTestStack(t)
 	s.args = append(s.args, "--webhook-allow-private", "true")
@@ -83,7 +84,7 @@ func TestSLAEndToEnd(t *testing.T) {
 		"severities": []any{sev(map[string]any{"firstResponseMinutes": 1, "firstResponseSeconds": 5})}}, 422, "invalid_field", "severities[0].firstResponseSeconds")
 	s.call(t, "POST", "/v1/sla-policies", adminKey, map[string]any{"name": "VIP", "condition": smsOnly,
 		"queues":     map[string]any{"mode": "applied", "queueIds": []string{vip}},
-		"severities": []any{sev(map[string]any{"firstResponseSeconds": 300, "resolutionMinutes": 30})}}, 201)
+		"severities": []any{sev(map[string]any{"firstResponseSeconds": 300, "resolutionMinutes": 30, "counting": "workingHours"})}}, 201)
 	general := s.call(t, "POST", "/v1/sla-policies", adminKey, map[string]any{"name": "General", "condition": smsOnly,
 		"severities": []any{sev(map[string]any{"firstResponseSeconds": 2, "resolutionSeconds": 600})}}, 201)
 
@@ -198,6 +199,29 @@ func TestSLAEndToEnd(t *testing.T) {
 	time.Sleep(time.Second)
 	if again := slaMetric(t, s.call(t, "GET", path, anaKey, nil, 200), "firstResponse")["elapsedSeconds"].(float64); again != paused {
 		t.Errorf("a paused clock counted on: %v then %v", paused, again)
+	}
+	// Reopened, it counts on; then VIP gets working hours closed for a holiday
+	// around today: the VIP severity counts working hours only, so the clocks are
+	// on hold again, due only after the holiday.
+	s.call(t, "PUT", "/v1/interactions/"+late+"/conversation-status", anaKey, `{"status":"open"}`, 200)
+	s.waitFor(t, path, anaKey, "running again", func(v map[string]any) bool {
+		return slaMetric(t, v, "firstResponse")["state"] == "running"
+	})
+	allDay := map[string]any{}
+	for _, d := range []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"} {
+		allDay[d] = map[string]any{"enabled": true, "ranges": []map[string]string{{"from": "00:00", "to": "24:00"}}}
+	}
+	today := time.Now().UTC()
+	period := s.call(t, "POST", "/v1/working-hours", adminKey, map[string]any{"name": "VIP hours", "timeZone": "UTC", "days": allDay,
+		"holidays": []any{map[string]string{"name": "Closed", "startDate": today.AddDate(0, 0, -1).Format(time.DateOnly),
+			"endDate": today.AddDate(0, 0, 1).Format(time.DateOnly)}}}, 201)["id"].(string)
+	s.call(t, "PUT", "/v1/queues/"+vip+"/working-hours", adminKey, map[string]any{"workingHoursId": period}, 200)
+	v = s.waitFor(t, path, anaKey, "on hold outside working hours", func(v map[string]any) bool {
+		return slaMetric(t, v, "firstResponse")["state"] == "paused"
+	})
+	opens := time.Date(today.Year(), today.Month(), today.Day()+2, 0, 0, 0, 0, time.UTC)
+	if due, err := time.Parse(time.RFC3339Nano, slaMetric(t, v, "firstResponse")["dueAt"].(string)); err != nil || due.Before(opens) || due.After(opens.Add(5*time.Minute)) {
+		t.Errorf("due %v (%v), want within five minutes of the opening %v", due, err, opens)
 	}
 	s.call(t, "PUT", "/v1/interactions/"+onTime+"/conversation-status", anaKey, `{"status":"closed"}`, 200)
 	v = s.waitFor(t, "/v1/interactions/"+onTime+"/sla", supKey, "stopped", func(v map[string]any) bool { return v["open"] == false })
