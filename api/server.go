@@ -136,6 +136,7 @@ func New(cfg Config) *Server {
 	s.registerMedia(v1)
 	s.registerTags(v1)
 	s.registerForms(v1)
+	s.registerMacros(v1)
 	return s
 }
 

@@ -31,6 +31,9 @@ const (
 	FormUpdate = "form"
 	// FormValuesUpdate sets or clears form values (FormValuesInput).
 	FormValuesUpdate = "form-values"
+	// MacroAppliedUpdate records that a macro ran on the conversation
+	// (MacroAppliedInput); its actions made their own changes.
+	MacroAppliedUpdate = "macro-applied"
 )
 
 // ErrTypeFormIncomplete refuses to solve or close a conversation whose form has a
@@ -78,6 +81,16 @@ type FormValuesInput struct {
 	Values map[string]json.RawMessage `json:"values"`
 }
 
+// MacroAppliedInput records a macro's run: which actions were done, skipped or failed.
+type MacroAppliedInput struct {
+	Actor
+	MacroID string `json:"macroId"`
+	Name    string `json:"name"`
+	// Steps are the actions' results in order ("status done", "template skipped",
+	// "queue failed"); those after a failure did not run.
+	Steps []string `json:"steps"`
+}
+
 // registerConversation adds the conversation's updates.
 func (w *interaction) registerConversation(ctx workflow.Context) error {
 	handlers := []struct {
@@ -90,6 +103,7 @@ func (w *interaction) registerConversation(ctx workflow.Context) error {
 		{SubjectUpdate, w.onSubject, w.validateSubject},
 		{FormUpdate, w.onForm, w.validateForm},
 		{FormValuesUpdate, w.onFormValues, w.validateFormValues},
+		{MacroAppliedUpdate, w.onMacroApplied, w.validateMacroApplied},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -304,6 +318,33 @@ func (w *interaction) onFormValues(ctx workflow.Context, in FormValuesInput) (*I
 		}
 		w.st.InteractionState = next
 		return nil
+	})
+}
+
+func (w *interaction) validateMacroApplied(in MacroAppliedInput) error {
+	// The macro's actions were each checked; an agent who just handed the
+	// interaction over (a macro's assign or queue action) may still record it.
+	a := in.Actor
+	a.AgentID = ""
+	if err := w.checkConversation(a, "macros"); err != nil {
+		return err
+	}
+	switch {
+	case uuid.Validate(in.MacroID) != nil:
+		return invalidAction("macroId", "must be a macro ID")
+	case len(in.Steps) == 0 || len(in.Steps) > pgstore.MaxMacroActions:
+		return invalidAction("steps", "1 to %d steps", pgstore.MaxMacroActions)
+	}
+	return nil
+}
+
+// onMacroApplied records a macro's run in the timeline and publishes macroApplied.
+func (w *interaction) onMacroApplied(ctx workflow.Context, in MacroAppliedInput) (*InteractionState, error) {
+	return w.act(ctx, func() error { return w.validateMacroApplied(in) }, func() error {
+		detail := map[string]any{"macroId": in.MacroID, "name": in.Name, "steps": in.Steps}
+		return w.changeConversation(ctx, pgstore.ConversationChange{}, in.ActorID,
+			pgstore.TimelineEvent{Type: events.MacroApplied, Data: detail},
+			activities.Publication{Type: events.MacroApplied, Agents: w.concerned(), Detail: detail})
 	})
 }
 

@@ -190,3 +190,66 @@ func TestMandatoryFieldsBlockSolvedEndToEnd(t *testing.T) {
 	}
 	t.Logf("mandatory fields end to end in %v", time.Since(began).Round(time.Millisecond))
 }
+
+// TestMacroEndToEnd applies macros to a chat on a running stack: one that chooses a
+// form, fills its mandatory field, tags, sets the priority and subject, pre-fills the
+// web chat's template and solves the chat runs every action in order; one that solves
+// before its form is filled stops at the status action, reporting it with its error,
+// and runs nothing after it. Each run is in the timeline.
+func TestMacroEndToEnd(t *testing.T) {
+	began := time.Now()
+	d := newProductivityDesk(t)
+	s := d.s
+	order := s.call(t, "POST", "/v1/forms/fields", d.adminKey, map[string]any{"name": "Order", "type": "integer"}, 201)["id"].(string)
+	form := s.call(t, "POST", "/v1/forms", d.adminKey, map[string]any{"name": "Orders", "items": []any{map[string]any{"fieldId": order, "required": true}}}, 201)["id"].(string)
+	vip := s.call(t, "POST", "/v1/tags", d.adminKey, `{"name":"VIP"}`, 201)["id"].(string)
+	mk := func(name string, actions ...map[string]any) string {
+		return s.call(t, "POST", "/v1/macros", d.supKey, map[string]any{"name": name, "actions": actions}, 201)["id"].(string)
+	}
+	hasty := mk("Hasty", map[string]any{"type": "form", "formId": form}, map[string]any{"type": "status", "status": "solved"},
+		map[string]any{"type": "tag", "tagIds": []string{vip}})
+	full := mk("Resolve order", map[string]any{"type": "form", "formId": form},
+		map[string]any{"type": "formValues", "values": map[string]any{order: 42}},
+		map[string]any{"type": "tag", "tagIds": []string{vip}},
+		map[string]any{"type": "priority", "priority": "urgent"},
+		map[string]any{"type": "subject", "subject": "Order 42"},
+		map[string]any{"type": "template", "templates": map[string]string{"web_chat": "Your order is on its way", "email": "Dear customer"}},
+		map[string]any{"type": "status", "status": "solved"})
+
+	id := d.chat(t, "visitor-1")
+	path := "/v1/interactions/" + id
+	run := s.call(t, "POST", path+"/macros/"+hasty, d.anaKey, nil, 200)
+	failed, _ := run["failed"].(map[string]any)
+	if run["completed"] != false || failed == nil || failed["index"].(float64) != 1 || failed["type"] != "status" ||
+		failed["error"].(map[string]any)["code"] != "form_incomplete" || len(run["steps"].([]any)) != 2 {
+		t.Fatalf("hasty run %v", run)
+	}
+	if v := s.call(t, "GET", path, d.anaKey, nil, 200); len(v["tags"].([]any)) != 0 || v["conversationStatus"] != "open" || v["formId"] != form {
+		t.Errorf("after the failed run: tags %v status %v form %v", v["tags"], v["conversationStatus"], v["formId"])
+	}
+
+	run = s.call(t, "POST", path+"/macros/"+full, d.anaKey, nil, 200)
+	if run["completed"] != true || len(run["steps"].([]any)) != 7 {
+		t.Fatalf("full run %v", run)
+	}
+	cp := run["composer"].(map[string]any)
+	if cp["template"] != "Your order is on its way" || cp["templateChannel"] != "web_chat" {
+		t.Errorf("composer %v", cp)
+	}
+	ix := run["interaction"].(map[string]any)
+	if ix["conversationStatus"] != "solved" || ix["priority"] != "urgent" || ix["subject"] != "Order 42" || !slices.Equal(strs(ix["tags"]), []string{"VIP"}) {
+		t.Errorf("interaction after the run %v", ix)
+	}
+	var runs []string
+	for _, e := range s.call(t, "GET", "/v1/history/"+id, d.supKey, nil, 200)["timeline"].([]any) {
+		e := e.(map[string]any)
+		if e["type"] == events.MacroApplied {
+			runs = append(runs, e["data"].(map[string]any)["name"].(string))
+		}
+	}
+	if !slices.Equal(runs, []string{"Hasty", "Resolve order"}) {
+		t.Errorf("macro runs in the timeline %v", runs)
+	}
+	s.wantError(t, "POST", path+"/macros/"+full, d.boKey, nil, 404, "not_found", "")
+	t.Logf("macros end to end in %v", time.Since(began).Round(time.Millisecond))
+}
