@@ -1,6 +1,7 @@
 package media
 
 import (
+	"net/netip"
 	"runtime/debug"
 	"strings"
 
@@ -56,12 +57,29 @@ func checkRequest(req *sip.Request) (int, string) {
 	}
 	// §8.1.1.5: CSeq's method must be the request's. sipgo builds the
 	// transaction key from CSeq, so a mismatch could steer a request into
-	// another method's transaction.
-	if cseq := req.CSeq(); cseq == nil || cseq.MethodName != req.Method {
+	// another method's transaction. sipgo upper-cases the request line's
+	// method, so the comparison ignores case.
+	if cseq := req.CSeq(); cseq == nil || !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
 		return sip.StatusBadRequest, "Bad Request (CSeq method does not match)"
+	}
+	// An IPv6 reference must be an IPv6 address (RFC 5118 §4.10: three colons
+	// before an IPv4 part are a bug of RFC 3261's ABNF, not an address).
+	if h := req.Recipient.Host; strings.Contains(h, ":") {
+		if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err != nil {
+			return sip.StatusBadRequest, "Bad Request (malformed IPv6 reference in the Request-URI)"
+		}
+	}
+	// §20: these headers appear once; two of them (RFC 4475 §3.3.9, §3.3.10)
+	// leave the request ambiguous, and the parser would silently keep one.
+	for _, name := range singleHeaders {
+		if len(req.GetHeaders(name)) > 1 {
+			return sip.StatusBadRequest, "Bad Request (more than one " + name + ")"
+		}
 	}
 	return 0, ""
 }
+
+var singleHeaders = []string{"To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
 
 func (s *Server) recoverHandler(req *sip.Request, tx sip.ServerTransaction) {
 	v := recover()

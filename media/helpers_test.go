@@ -271,7 +271,7 @@ func rawRequest(transport, method, uri, version, cseqMethod string, extra ...str
 
 // exchange writes payload to the server over a fresh UDP or TCP socket and
 // collects the responses that arrive within wait, stopping early once it
-// has limit of them (0: wait the full time).
+// has limit final ones (0: wait the full time).
 func (ts *testServer) exchange(t testing.TB, network string, payload []byte, wait time.Duration, limit int) []*sip.Response {
 	t.Helper()
 	conn, err := net.DialTimeout(network, fmt.Sprintf("127.0.0.1:%d", ts.port), 2*time.Second)
@@ -288,7 +288,16 @@ func (ts *testServer) exchange(t testing.TB, network string, payload []byte, wai
 		buf    = make([]byte, 65535)
 	)
 	deadline := time.Now().Add(wait)
-	for limit == 0 || len(out) < limit {
+	finals := func() int {
+		n := 0
+		for _, r := range out {
+			if r.StatusCode >= 200 {
+				n++
+			}
+		}
+		return n
+	}
+	for limit == 0 || finals() < limit {
 		if err := conn.SetReadDeadline(deadline); err != nil {
 			t.Fatalf("deadline: %v", err)
 		}

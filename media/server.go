@@ -44,6 +44,13 @@ const (
 	shutdownGrace = 5 * time.Second
 )
 
+// maxUDPPayload is the largest UDP payload over IPv4.
+const maxUDPPayload = 65507
+
+// udpLimit raises sipgo's process-wide UDP limit once, before the first Server
+// runs (the variable is read unlocked by every transport).
+var udpLimit sync.Once
+
 // Config configures a Server.
 type Config struct {
 	// Addr is the host:port served on both UDP and TCP. The host must be an
@@ -156,6 +163,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if name == "" {
 		name = DefaultUserAgent
 	}
+
+	// sipgo refuses to send a UDP datagram over 1300 bytes, which leaves a
+	// request with long headers (RFC 4475 §3.1.1.7) unanswered: the answer
+	// copies them. A datagram carries up to 64 KiB; IP fragments the rest.
+	udpLimit.Do(func() { sip.UDPMTUSize = maxUDPPayload + 200 })
 
 	// sipgo logs events caused by peers (unparsable packets, stray
 	// responses) at Error and Info; sipLogHandler brings them to Warn and
