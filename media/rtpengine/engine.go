@@ -12,6 +12,11 @@
 // supervisor may hear or say (listen, whisper, barge), music to a held party; a
 // Bridge can record the call to a stereo WAV file.
 //
+// With media/sdp, a leg is opened before the answer is written (its LocalAddr port is
+// the answer's sdp.Local.Port); the agreed sdp.Stream then gives SetFormat (Law,
+// EventPayloadType) and SetRemote (Remote), and SetSending(false) while the peer's
+// direction takes no media. A re-INVITE does the same on the open leg.
+//
 // Every stream is sent from the scheduler's timer wheel: one goroutine wakes each
 // millisecond and ticks the tasks of that slot, shared with one helper per extra CPU,
 // so thousands of streams cost no goroutine or timer each. The lateness of every

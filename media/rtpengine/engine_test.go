@@ -91,3 +91,25 @@ func TestCollector(t *testing.T) {
 		t.Fatalf("metrics %v", got)
 	}
 }
+
+// A leg whose peer asked for no media sends nothing, and starts a new talkspurt when
+// it may send again.
+func TestSetSending(t *testing.T) {
+	e := newEngine(t)
+	p := newPeer(t)
+	leg := newLeg(t, e, rtpengine.LegConfig{Law: g711.ULaw, Remote: p.addr()})
+	leg.Play(rtpengine.Item{Audio: rtpengine.NewAudio(make([]int16, rtpengine.FrameSamples)), Loop: true})
+	p.waitFor(t, time.Second, "audio", func(g []rxPacket) bool { return len(g) >= 3 })
+	leg.SetSending(false)
+	time.Sleep(50 * time.Millisecond)
+	p.reset()
+	time.Sleep(100 * time.Millisecond)
+	if n := len(p.packets()); n != 0 {
+		t.Fatalf("%d packets sent to a peer that wants none", n)
+	}
+	leg.SetSending(true)
+	got := p.waitFor(t, time.Second, "audio again", func(g []rxPacket) bool { return len(g) >= 2 })
+	if !got[0].h.Marker || got[1].h.Marker {
+		t.Fatal("resumed audio does not start a talkspurt")
+	}
+}

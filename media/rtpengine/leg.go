@@ -83,6 +83,7 @@ type Leg struct {
 	bridge    *Bridge
 	dtmfOut   dtmfSender
 	closed    bool
+	silent    bool // SetSending(false): the peer asked for no media
 	buf       [1500]byte
 
 	in       inbound
@@ -157,6 +158,16 @@ func (l *Leg) SetRemote(addr netip.AddrPort) {
 	l.remote = unmap(addr)
 	l.signalled = l.remote
 	l.latched = false
+}
+
+// SetSending turns the leg's sending off or back on: off while the peer's SDP says it
+// takes no media (a=sendonly or a=inactive from a phone putting the call on hold, or
+// the legacy 0.0.0.0 address). Receiving goes on; the first packet after sending
+// resumes carries the marker bit.
+func (l *Leg) SetSending(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.silent = !on
 }
 
 // SetFormat changes the law the leg sends and the telephone-event payload type, after
@@ -273,6 +284,10 @@ func (l *Leg) tick(w *worker, due time.Time) {
 // emit sends what is due: a DTMF event packet while one is being sent, else the
 // audio frame (nil sends nothing). The caller holds l.mu.
 func (l *Leg) emit(w *worker, due time.Time, payload []byte) {
+	if l.silent {
+		l.talking = false
+		return
+	}
 	if l.dtmfOut.busy() && l.eventPT != 0 {
 		l.advance(due)
 		ev, marker, ts, ok := l.dtmfOut.next(l.ts)
