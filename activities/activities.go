@@ -37,6 +37,9 @@ type Activities struct {
 	// Events is the realtime feed the interactions' lifecycle events go to; nil
 	// publishes nothing.
 	Events *events.Feed
+	// Automations run the tenants' automation rules on the published events
+	// (whether or not Events is set); nil runs none.
+	Automations *Automations
 	// Webhooks delivers the events published to Events to the tenants' webhook
 	// endpoints as well; nil delivers none.
 	Webhooks *Webhooks

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"switchboard/automation"
 	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/routing"
@@ -33,6 +34,11 @@ type InteractionEvent struct {
 	// Detail is what a lifecycle change adds: the transfer's target, the
 	// participant added, the disposition, the customer linked…
 	Detail map[string]any `json:"detail,omitempty"`
+	// ConversationStatus is a digital conversation's status after the change.
+	ConversationStatus pgstore.ConversationStatus `json:"conversationStatus,omitempty"`
+	// Automation, when set, says the change was an automation's: which rule, its
+	// run and how deep in a chain of rules.
+	Automation *automation.Cause `json:"automation,omitempty"`
 	// ScreenPop is the CRM page the agent's desktop opens (offered, ringing,
 	// connected, showCrm) when the campaign has one.
 	ScreenPop *ScreenPop `json:"screenPop,omitempty"`
@@ -45,7 +51,7 @@ type InteractionEvent struct {
 // nothing. A failure is returned, so the activity is retried: its writes are
 // idempotent, and the event is not lost.
 func (a *Activities) publish(ctx context.Context, tenantID, typ string, e InteractionEvent, agents ...string) error {
-	if a.Events == nil {
+	if a.Events == nil && a.Automations == nil {
 		return nil
 	}
 	data, err := json.Marshal(e)
@@ -63,10 +69,21 @@ func (a *Activities) publish(ctx context.Context, tenantID, typ string, e Intera
 		Type: typ, TenantID: tenantID, At: time.Now().UTC(), InteractionID: e.InteractionID,
 		Agents: who, Data: data,
 	}
-	if _, err = a.Events.Publish(ctx, ev); err != nil {
-		return err
+	return a.publishEvent(ctx, ev, e)
+}
+
+// publishEvent adds the event to the feed, delivers it to the webhooks and hands it
+// to the automations; each step is idempotent by the event's key.
+func (a *Activities) publishEvent(ctx context.Context, ev events.Event, e InteractionEvent) error {
+	if a.Events != nil {
+		if _, err := a.Events.Publish(ctx, ev); err != nil {
+			return err
+		}
+		if err := a.Webhooks.Deliver(ctx, ev); err != nil {
+			return err
+		}
 	}
-	return a.Webhooks.Deliver(ctx, ev)
+	return a.Automations.Dispatch(ctx, ev, e)
 }
 
 // interactionEvent is the event payload of an interaction as the workflow holds it.
@@ -78,7 +95,8 @@ func interactionEvent(ix pgstore.Interaction) InteractionEvent {
 
 // stateEvent is the event payload of an interaction's new state.
 func stateEvent(id string, st pgstore.InteractionState) InteractionEvent {
-	return InteractionEvent{InteractionID: id, Status: st.Status, AgentID: st.AgentID, OfferedAgentID: st.OfferedAgentID, Version: st.Version}
+	return InteractionEvent{InteractionID: id, Status: st.Status, AgentID: st.AgentID, OfferedAgentID: st.OfferedAgentID,
+		ConversationStatus: st.ConversationStatus, Version: st.Version}
 }
 
 // publishRelease tells the feed what a release recorded: the offer closed (rejected,

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"switchboard/automation"
 	"switchboard/dispatch"
 	"switchboard/events"
 	"switchboard/pgstore"
@@ -34,6 +35,8 @@ type Publication struct {
 	Type   string         `json:"type"`
 	Agents []string       `json:"agents,omitempty"`
 	Detail map[string]any `json:"detail,omitempty"`
+	// Automation says the change was an automation's (see InteractionEvent).
+	Automation *automation.Cause `json:"automation,omitempty"`
 }
 
 // ChangeRequest records one change of an interaction and tells the feed.
@@ -68,7 +71,7 @@ func (a *Activities) RecordChange(ctx context.Context, in ChangeRequest) error {
 func (a *Activities) publishAll(ctx context.Context, u pgstore.InteractionUpdate, pubs []Publication) error {
 	for _, p := range pubs {
 		e := stateEvent(u.InteractionID, u.State)
-		e.Detail = p.Detail
+		e.Detail, e.Automation = p.Detail, p.Automation
 		agents := p.Agents
 		if len(agents) == 0 {
 			agents = []string{u.State.AgentID}

@@ -440,25 +440,30 @@ func rootError(err error) string {
 // httpClient is the client deliveries are sent with: no redirects, no proxy and,
 // unless AllowPrivate, no connections to non-public addresses.
 func (w *Webhooks) httpClient() *http.Client {
-	w.clientOnce.Do(func() {
-		dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-		if !w.AllowPrivate {
-			dialer.Control = refusePrivate
-		}
-		w.client = &http.Client{
-			Transport: &http.Transport{
-				Proxy:               nil,
-				DialContext:         dialer.DialContext,
-				ForceAttemptHTTP2:   true,
-				MaxIdleConns:        256,
-				MaxIdleConnsPerHost: 32,
-				IdleConnTimeout:     90 * time.Second,
-				TLSHandshakeTimeout: 10 * time.Second,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	})
+	w.clientOnce.Do(func() { w.client = guardedHTTPClient(w.AllowPrivate) })
 	return w.client
+}
+
+// guardedHTTPClient is a client for requests to addresses tenants configure (webhook
+// deliveries, Call API actions): no redirects, no proxy and, unless allowPrivate, no
+// connections to non-public addresses.
+func guardedHTTPClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = refusePrivate
+	}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         dialer.DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 32,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // refusedAddress is a connection the worker refused to make.

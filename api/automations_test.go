@@ -29,6 +29,8 @@ func TestAutomationsAPI(t *testing.T) {
 			map[string]any{"type": "callApi", "request": map[string]any{"method": "POST", "url": "https://crm.example/unhappy/{{conversation.shortId}}",
 				"headers": []any{map[string]any{"name": "X-Score", "value": "{{survey.score}}"}}, "body": `{"id":"{{conversation.id}}"}`}},
 			map[string]any{"type": "applyTags", "tags": []string{"unhappy"}}}}
+	x.wantError(t, http.MethodPost, "/v1/automations", x.admin, "", unhappy, http.StatusUnprocessableEntity, api.CodeInvalid, "actions[1].tags[0]")
+	x.do(t, http.MethodPost, "/v1/tags", x.admin, "", map[string]any{"name": "Unhappy"}, http.StatusCreated)
 	b := decodeJSON[pgstore.Automation](t, x.do(t, http.MethodPost, "/v1/automations", x.admin, "", unhappy, http.StatusCreated))
 	if b.Position != 1 || b.Actions[0].Request.ContentType != "json" {
 		t.Errorf("inserted %+v", b)

@@ -137,6 +137,7 @@ func New(cfg Config) *Server {
 	s.registerTags(v1)
 	s.registerForms(v1)
 	s.registerMacros(v1)
+	s.registerSurveys(v1)
 	return s
 }
 

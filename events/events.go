@@ -47,7 +47,16 @@ const (
 	MessageSent                     = "messageSent"
 	MessageReceived                 = "messageReceived"
 	ConversationStatusChanged       = "conversationStatusChanged"
-	AgentStatusChanged              = "agentStatusChanged"
+	// InteractionUnassigned: an automation took the interaction from its agent; it
+	// is queued again (data.detail.from).
+	InteractionUnassigned = "interactionUnassigned"
+	// NoteAdded: an agent (or a supervisor) added a note (data.detail.noteId).
+	NoteAdded = "noteAdded"
+	// SurveyFeedbackReceived: the customer answered the conversation's CSAT survey
+	// (data.detail.surveyId, .score, .comment); it comes once the answer is
+	// complete (the score, and the follow-up when one was asked).
+	SurveyFeedbackReceived = "surveyFeedbackReceived"
+	AgentStatusChanged     = "agentStatusChanged"
 	// SLABreached: a metric of a conversation's SLA passed its target (data: the
 	// breach record); SLABreachWithdrawn: a recalculation (another policy, queue or
 	// target) found a recorded breach no longer holds.

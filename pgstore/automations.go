@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,30 +159,101 @@ func scanAutomation(row pgx.Row) (Automation, error) {
 	return a, nil
 }
 
-// checkAutomationRefs answers 422 when a condition names a queue or a sender that is
-// not the tenant's.
+// checkAutomationRefs answers 422 when the rule names what the tenant does not have:
+// a queue, a sender, a form or a form field in its conditions, a tag in its tag
+// condition or tag actions (tags come from the tenant's catalogue), a form field
+// its actions populate.
 func checkAutomationRefs(ctx context.Context, q querier, tenantID string, r automation.Rule) error {
+	const (
+		sqlSenders = `SELECT id::text FROM channel_senders WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
+		sqlForms   = `SELECT id::text FROM forms WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
+		sqlFields  = `SELECT id::text FROM form_fields WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
+	)
+	check := func(field, sql, what string, ids []string) error {
+		k, err := missingIDs(ctx, q, sql, tenantID, ids)
+		if err != nil {
+			return err
+		}
+		if k >= 0 {
+			return invalid(fmt.Sprintf("%s[%d]", field, k), "no %s %s in this tenant", what, ids[k])
+		}
+		return nil
+	}
 	for i, g := range r.Conditions {
 		for j, c := range g.AnyOf {
-			var sql, what string
+			f := fmt.Sprintf("conditions[%d].anyOf[%d]", i, j)
+			var err error
 			switch c.Attribute {
 			case automation.AttrQueue:
-				sql, what = sqlTenantQueues, "queue"
+				err = check(f+".values", sqlTenantQueues, "queue", c.Values)
 			case automation.AttrSender:
-				sql, what = `SELECT id::text FROM channel_senders WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, "sender"
-			default:
-				continue
+				err = check(f+".values", sqlSenders, "sender", c.Values)
+			case automation.AttrForm:
+				err = check(f+".values", sqlForms, "form", c.Values)
+			case automation.AttrTag:
+				err = checkCatalogueTags(ctx, q, tenantID, f+".values", c.Values)
+			case automation.AttrFormField:
+				if k, e := missingIDs(ctx, q, sqlFields, tenantID, []string{c.Field}); e != nil {
+					err = e
+				} else if k >= 0 {
+					err = invalid(f+".field", "no form field %s in this tenant", c.Field)
+				}
 			}
-			k, err := missingIDs(ctx, q, sql, tenantID, c.Values)
 			if err != nil {
 				return err
 			}
-			if k >= 0 {
-				return invalid(fmt.Sprintf("conditions[%d].anyOf[%d].values[%d]", i, j, k), "no %s %s in this tenant", what, c.Values[k])
+		}
+	}
+	for i, a := range r.Actions {
+		f := fmt.Sprintf("actions[%d]", i)
+		var err error
+		switch a.Type {
+		case automation.ActionApplyTags, automation.ActionRemoveTags:
+			err = checkCatalogueTags(ctx, q, tenantID, f+".tags", a.Tags)
+		case automation.ActionPopulateForm:
+			ids := make([]string, len(a.Fields))
+			for k, fv := range a.Fields {
+				ids[k] = fv.FieldID
 			}
+			if k, e := missingIDs(ctx, q, sqlFields, tenantID, ids); e != nil {
+				err = e
+			} else if k >= 0 {
+				err = invalid(fmt.Sprintf("%s.fields[%d].fieldId", f, k), "no form field %s in this tenant", ids[k])
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkCatalogueTags answers 422 naming the first tag that is not one of the
+// tenant's conversation tags (compared without case).
+func checkCatalogueTags(ctx context.Context, q querier, tenantID, field string, names []string) error {
+	rows, err := q.Query(ctx, `SELECT lower(name) FROM tags WHERE tenant_id = $1 AND kind = 'conversation' AND lower(name) = ANY($2::text[])`,
+		tenantID, lowerAll(names))
+	if err != nil {
+		return err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for i, n := range names {
+		if !slices.Contains(found, strings.ToLower(n)) {
+			return invalid(fmt.Sprintf("%s[%d]", field, i), "no conversation tag %q in this tenant's catalogue (/v1/tags)", n)
+		}
+	}
+	return nil
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
 }
 
 func countAutomations(ctx context.Context, tx pgx.Tx, tenantID string) (int, error) {

@@ -28,6 +28,14 @@ func newAutomation(t *testing.T, tenantID, name string, mod func(*pgstore.NewAut
 	return a
 }
 
+// newCatalogueTag adds a conversation tag to the tenant's catalogue.
+func newCatalogueTag(t *testing.T, tenantID, name string) {
+	t.Helper()
+	if _, err := store.CreateTag(testContext(t), tenantID, pgstore.Actor{}, pgstore.NewTag{Name: name}); err != nil {
+		t.Fatalf("CreateTag %s: %v", name, err)
+	}
+}
+
 func automationOrder(t *testing.T, tenantID string) string {
 	t.Helper()
 	as, err := store.ListAutomations(testContext(t), tenantID, pgstore.AutomationFilter{})
@@ -49,6 +57,7 @@ func TestAutomations(t *testing.T) {
 	ctx := testContext(t)
 	tid := newTenant(t).Tenant.ID
 	sales := newQueue(t, tid, "Sales")
+	newCatalogueTag(t, tid, "Noted")
 
 	a := newAutomation(t, tid, " Survey ", func(n *pgstore.NewAutomation) {
 		n.Triggers = []automation.Trigger{{Type: automation.TriggerSolvedFor, After: &automation.Duration{Seconds: 10}}}
@@ -92,6 +101,15 @@ func TestAutomations(t *testing.T) {
 		}, "conditions[0].anyOf[0].values[0]"},
 		{"no name", func(n *pgstore.NewAutomation) { n.Name = " " }, "name"},
 		{"position past the end", func(n *pgstore.NewAutomation) { n.Position = 9 }, "position"},
+		{"tag not in the catalogue", func(n *pgstore.NewAutomation) {
+			n.Actions = []automation.Action{{Type: "applyTags", Tags: []string{"noted", "vip"}}}
+		}, "actions[0].tags[1]"},
+		{"tag condition not in the catalogue", func(n *pgstore.NewAutomation) {
+			n.Conditions = []automation.ConditionGroup{{AnyOf: []automation.Condition{{Attribute: "tag", Operator: "isInList", Values: []string{"vip"}}}}}
+		}, "conditions[0].anyOf[0].values[0]"},
+		{"unknown form field", func(n *pgstore.NewAutomation) {
+			n.Actions = []automation.Action{{Type: "populateFormFields", Fields: []automation.FieldValue{{FieldID: sales.ID, Value: "x"}}}}
+		}, "actions[0].fields[0].fieldId"},
 	}
 	for _, x := range bad {
 		in := pgstore.NewAutomation{Name: "bad " + x.name,
@@ -160,6 +178,7 @@ func TestAutomations(t *testing.T) {
 func TestAutomationListUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t).Tenant.ID
+	newCatalogueTag(t, tid, "noted")
 	var wg sync.WaitGroup
 	for i := range 12 {
 		wg.Go(func() {
@@ -178,6 +197,7 @@ func TestAutomationRunLog(t *testing.T) {
 	tid := newTenant(t).Tenant.ID
 	q := newQueue(t, tid, "Q")
 	ix := enqueue(t, newInteraction(tid, q.ID, routing.LiveChat, routing.PriorityNormal, time.Now()))
+	newCatalogueTag(t, tid, "noted")
 	r := newAutomation(t, tid, "R", nil)
 
 	in := pgstore.NewAutomationRun{TenantID: tid, RuleID: r.ID, InteractionID: ix.ID, Key: "event/1", Trigger: "noteCreated",

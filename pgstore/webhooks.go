@@ -30,6 +30,7 @@ var WebhookEventTypes = []string{
 	events.InteractionHeld, events.InteractionResumed, events.ParticipantLeft,
 	events.MessageSent, events.MessageReceived, events.ConversationStatusChanged,
 	events.SLABreached, events.SLABreachWithdrawn,
+	events.NoteAdded, events.InteractionUnassigned, events.SurveyFeedbackReceived,
 }
 
 // WebhookPing is the event type of a test delivery (POST /v1/webhooks/{id}/ping):

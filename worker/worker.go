@@ -51,6 +51,10 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.QueueHours)
 	r.RegisterWorkflow(workflows.SLAClock)
 	r.RegisterWorkflow(workflows.SLARecalc)
+	r.RegisterWorkflow(workflows.AutomationRun)
+	r.RegisterWorkflow(workflows.AutomationTimer)
+	r.RegisterWorkflow(workflows.Survey)
+	r.RegisterWorkflow(workflows.SurveyFeedback)
 }
 
 // Run runs the worker until ctx is done. Callers register the search attributes first

@@ -181,20 +181,26 @@ func nextTags(tags []string, in TagsInput) (next, added, removed []string) {
 // onTags adds and removes tags; a change that changes nothing writes nothing.
 func (w *interaction) onTags(ctx workflow.Context, in TagsInput) (*InteractionState, error) {
 	return w.act(ctx, func() error { return w.validateTags(in) }, func() error {
-		next, added, removed := nextTags(w.st.Tags, in)
-		if len(added) == 0 && len(removed) == 0 {
-			return nil
-		}
-		detail := map[string]any{"added": nonNilList(added), "removed": nonNilList(removed), "tags": next}
-		err := w.changeConversation(ctx, pgstore.ConversationChange{Tags: &next}, in.ActorID,
-			pgstore.TimelineEvent{Type: events.ConversationTagsChanged, Data: detail},
-			activities.Publication{Type: events.ConversationTagsChanged, Agents: w.concerned(), Detail: detail})
-		if err != nil {
-			return err
-		}
-		w.st.Tags = next
-		return nil
+		_, err := w.changeTags(ctx, in)
+		return err
 	})
+}
+
+// changeTags makes a tag change under the lock; it reports whether anything changed.
+func (w *interaction) changeTags(ctx workflow.Context, in TagsInput) (bool, error) {
+	next, added, removed := nextTags(w.st.Tags, in)
+	if len(added) == 0 && len(removed) == 0 {
+		return false, nil
+	}
+	detail := map[string]any{"added": nonNilList(added), "removed": nonNilList(removed), "tags": next}
+	err := w.changeConversation(ctx, pgstore.ConversationChange{Tags: &next}, in.ActorID,
+		pgstore.TimelineEvent{Type: events.ConversationTagsChanged, Data: detail},
+		activities.Publication{Type: events.ConversationTagsChanged, Agents: w.concerned(), Detail: detail})
+	if err != nil {
+		return false, err
+	}
+	w.st.Tags = next
+	return true, nil
 }
 
 func (w *interaction) validatePriority(in PriorityInput) error {
@@ -209,20 +215,26 @@ func (w *interaction) validatePriority(in PriorityInput) error {
 
 func (w *interaction) onPriority(ctx workflow.Context, in PriorityInput) (*InteractionState, error) {
 	return w.act(ctx, func() error { return w.validatePriority(in) }, func() error {
-		if in.Priority == w.st.Priority {
-			return nil
-		}
-		p := in.Priority
-		detail := map[string]any{"from": w.st.Priority, "to": p}
-		err := w.changeConversation(ctx, pgstore.ConversationChange{Priority: &p}, in.ActorID,
-			pgstore.TimelineEvent{Type: events.InteractionPriorityChanged, Data: detail},
-			activities.Publication{Type: events.InteractionPriorityChanged, Agents: w.concerned(), Detail: detail})
-		if err != nil {
-			return err
-		}
-		w.st.Priority = p
-		return nil
+		_, err := w.changePriority(ctx, in)
+		return err
 	})
+}
+
+// changePriority sets the priority under the lock; it reports whether it changed.
+func (w *interaction) changePriority(ctx workflow.Context, in PriorityInput) (bool, error) {
+	if in.Priority == w.st.Priority {
+		return false, nil
+	}
+	p := in.Priority
+	detail := map[string]any{"from": w.st.Priority, "to": p}
+	err := w.changeConversation(ctx, pgstore.ConversationChange{Priority: &p}, in.ActorID,
+		pgstore.TimelineEvent{Type: events.InteractionPriorityChanged, Data: detail},
+		activities.Publication{Type: events.InteractionPriorityChanged, Agents: w.concerned(), Detail: detail})
+	if err != nil {
+		return false, err
+	}
+	w.st.Priority = p
+	return true, nil
 }
 
 func (w *interaction) validateSubject(in SubjectInput) error {
@@ -305,19 +317,7 @@ func (w *interaction) validateFormValues(in FormValuesInput) error {
 // writes only what changes (a write that changes nothing still takes a version).
 func (w *interaction) onFormValues(ctx workflow.Context, in FormValuesInput) (*InteractionState, error) {
 	return w.act(ctx, func() error { return w.validateFormValues(in) }, func() error {
-		next := w.st.InteractionState
-		next.Version++
-		err := w.call(ctx, "RecordConversationChange", activities.ConversationRequest{
-			Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
-				Events: []pgstore.TimelineEvent{{Type: events.FormFieldUpdated, At: workflow.Now(ctx), ActorID: in.ActorID}}},
-			Publish: []activities.Publication{{Type: events.FormFieldUpdated, Agents: w.concerned()}},
-			Values:  in.Values,
-		}).Get(ctx, nil)
-		if err != nil {
-			return err
-		}
-		w.st.InteractionState = next
-		return nil
+		return w.setFormValues(ctx, in)
 	})
 }
 
@@ -346,6 +346,23 @@ func (w *interaction) onMacroApplied(ctx workflow.Context, in MacroAppliedInput)
 			pgstore.TimelineEvent{Type: events.MacroApplied, Data: detail},
 			activities.Publication{Type: events.MacroApplied, Agents: w.concerned(), Detail: detail})
 	})
+}
+
+// setFormValues writes form values under the lock.
+func (w *interaction) setFormValues(ctx workflow.Context, in FormValuesInput) error {
+	next := w.st.InteractionState
+	next.Version++
+	err := w.call(ctx, "RecordConversationChange", activities.ConversationRequest{
+		Update: pgstore.InteractionUpdate{TenantID: w.st.TenantID, InteractionID: w.st.ID, State: next,
+			Events: []pgstore.TimelineEvent{{Type: events.FormFieldUpdated, At: workflow.Now(ctx), ActorID: in.ActorID}}},
+		Publish: []activities.Publication{{Type: events.FormFieldUpdated, Agents: w.concerned(), Automation: w.cause}},
+		Values:  in.Values,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	w.st.InteractionState = next
+	return nil
 }
 
 // checkForm refuses to solve or close a conversation whose form has a mandatory field
@@ -380,6 +397,9 @@ func (w *interaction) checkForm(ctx workflow.Context, status pgstore.Conversatio
 func (w *interaction) changeConversation(ctx workflow.Context, c pgstore.ConversationChange, actor string, tl pgstore.TimelineEvent, pubs ...activities.Publication) error {
 	next := w.st.InteractionState
 	next.Version++
+	for i := range pubs {
+		pubs[i].Automation = w.cause
+	}
 	tl.ActorID = actor
 	if tl.At.IsZero() {
 		tl.At = workflow.Now(ctx)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"switchboard/activities"
+	"switchboard/automation"
 	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/routing"
@@ -270,6 +271,9 @@ type interaction struct {
 	// sla is what the conversation's SLA clock was told; nil when this run feeds
 	// none (see setupSLA).
 	sla *SLALink
+	// cause is the automation whose change is being made, under the lock; its
+	// events carry it (see AutomationUpdate).
+	cause *automation.Cause
 }
 
 // answer is an agent's answer to the open offer, settled by the main loop.

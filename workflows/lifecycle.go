@@ -230,6 +230,9 @@ func (w *interaction) registerLifecycle(ctx workflow.Context) error {
 	if err := w.registerConversation(ctx); err != nil {
 		return err
 	}
+	if err := w.registerAutomation(ctx); err != nil {
+		return err
+	}
 	inbound := workflow.GetSignalChannel(ctx, InboundMessageSignal)
 	hangup := workflow.GetSignalChannel(ctx, HangupSignal)
 	channel := workflow.GetSignalChannel(ctx, ChannelEventSignal)
@@ -274,7 +277,7 @@ func (w *interaction) lock(ctx workflow.Context) error {
 }
 
 func (w *interaction) unlock() {
-	w.busy = false
+	w.busy, w.cause = false, nil
 	w.slaSync()
 }
 
@@ -312,6 +315,9 @@ func (w *interaction) change(ctx workflow.Context, next pgstore.InteractionState
 // changeAll is change with several timeline entries, written in one step.
 func (w *interaction) changeAll(ctx workflow.Context, next pgstore.InteractionState, actor string, note *pgstore.Note, tl []pgstore.TimelineEvent, pubs ...activities.Publication) error {
 	next.Version++
+	for i := range pubs {
+		pubs[i].Automation = w.cause
+	}
 	for i := range tl {
 		tl[i].ActorID = actor
 		if tl[i].At.IsZero() {
@@ -677,7 +683,8 @@ func (w *interaction) onNote(ctx workflow.Context, in NoteInput) (*InteractionSt
 	return w.act(ctx, func() error { return w.validateNote(in) }, func() error {
 		now := workflow.Now(ctx)
 		note := &pgstore.Note{ID: in.NoteID, TenantID: w.st.TenantID, InteractionID: w.st.ID, AuthorID: in.ActorID, Body: in.Body, CreatedAt: now}
-		return w.change(ctx, w.st.InteractionState, in.ActorID, note, pgstore.TimelineEvent{Type: "noteAdded", Data: map[string]any{"noteId": in.NoteID}})
+		return w.change(ctx, w.st.InteractionState, in.ActorID, note, pgstore.TimelineEvent{Type: "noteAdded", Data: map[string]any{"noteId": in.NoteID}},
+			activities.Publication{Type: events.NoteAdded, Detail: map[string]any{"noteId": in.NoteID}})
 	})
 }
 
@@ -754,15 +761,22 @@ func (w *interaction) onInbound(ctx workflow.Context, m InboundMessageInput) {
 	}
 	next := w.st.InteractionState
 	detail := map[string]any{"messageId": m.MessageID, "seq": res.Seq}
+	var reopened map[string]any
 	if next.Status.Active() && (next.ConversationStatus == pgstore.ConversationSolved || next.ConversationStatus == pgstore.ConversationWaiting) {
+		reopened = map[string]any{"from": string(next.ConversationStatus), "to": string(pgstore.ConversationOpen), "messageId": m.MessageID}
 		if next.ConversationStatus == pgstore.ConversationSolved {
 			next.ReopenCount++
 			detail["reopened"] = true
+			reopened["reopened"] = true
 		}
 		next.ConversationStatus = pgstore.ConversationOpen
 	}
 	tl := []pgstore.TimelineEvent{{Type: "messageReceived", At: at, Data: detail}}
 	pubs := []activities.Publication{{Type: events.MessageReceived, Agents: []string{next.AgentID, next.OfferedAgentID}, Detail: detail}}
+	if reopened != nil {
+		// The customer's message opened the conversation again: a status change too.
+		pubs = append(pubs, activities.Publication{Type: events.ConversationStatusChanged, Agents: []string{next.AgentID, next.OfferedAgentID}, Detail: reopened})
+	}
 	if next.Status.Active() && next.ConversationStatus == pgstore.ConversationSnoozed {
 		tl, pubs = w.wakeByMessage(ctx, &next, m.MessageID, at, tl, pubs)
 	}
@@ -838,29 +852,34 @@ func (w *interaction) validateConversationStatus(in ConversationStatusInput) err
 // solved (reopening a solved one counts), or closed, which ends it.
 func (w *interaction) onConversationStatus(ctx workflow.Context, in ConversationStatusInput) (*InteractionState, error) {
 	return w.untilEnded(ctx)(w.act(ctx, func() error { return w.validateConversationStatus(in) }, func() error {
-		if in.Status == pgstore.ConversationSolved || in.Status == pgstore.ConversationClosed {
-			if err := w.checkForm(ctx, in.Status); err != nil {
-				return err
-			}
-		}
-		if in.Status == pgstore.ConversationClosed {
-			w.end = &EndInput{TenantID: in.TenantID, ActorID: in.ActorID, AgentID: in.AgentID, Reason: "conversation closed"}
-			return nil
-		}
-		next := w.st.InteractionState
-		detail := map[string]any{"from": string(next.ConversationStatus), "to": string(in.Status)}
-		if next.ConversationStatus == pgstore.ConversationSolved && in.Status == pgstore.ConversationOpen {
-			next.ReopenCount++
-			detail["reopened"] = true
-		}
-		next.ConversationStatus = in.Status
-		if next.SnoozedUntil != nil {
-			// A snoozed conversation given another status is no longer snoozed.
-			detail["snoozedUntil"], next.SnoozedUntil = next.SnoozedUntil.UTC().Format(time.RFC3339Nano), nil
-		}
-		return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: "conversationStatusChanged", Data: detail},
-			activities.Publication{Type: events.ConversationStatusChanged, Detail: detail})
+		return w.setConversationStatus(ctx, in)
 	}))
+}
+
+// setConversationStatus makes the status change, under the lock.
+func (w *interaction) setConversationStatus(ctx workflow.Context, in ConversationStatusInput) error {
+	if in.Status == pgstore.ConversationSolved || in.Status == pgstore.ConversationClosed {
+		if err := w.checkForm(ctx, in.Status); err != nil {
+			return err
+		}
+	}
+	if in.Status == pgstore.ConversationClosed {
+		w.end = &EndInput{TenantID: in.TenantID, ActorID: in.ActorID, AgentID: in.AgentID, Reason: "conversation closed"}
+		return nil
+	}
+	next := w.st.InteractionState
+	detail := map[string]any{"from": string(next.ConversationStatus), "to": string(in.Status)}
+	if next.ConversationStatus == pgstore.ConversationSolved && in.Status == pgstore.ConversationOpen {
+		next.ReopenCount++
+		detail["reopened"] = true
+	}
+	next.ConversationStatus = in.Status
+	if next.SnoozedUntil != nil {
+		// A snoozed conversation given another status is no longer snoozed.
+		detail["snoozedUntil"], next.SnoozedUntil = next.SnoozedUntil.UTC().Format(time.RFC3339Nano), nil
+	}
+	return w.change(ctx, next, in.ActorID, nil, pgstore.TimelineEvent{Type: "conversationStatusChanged", Data: detail},
+		activities.Publication{Type: events.ConversationStatusChanged, Detail: detail})
 }
 
 func (w *interaction) validateLink(in LinkCustomerInput, link bool) error {

@@ -30,11 +30,12 @@ type workerProc struct {
 	done   chan error
 }
 
-func (s *testStack) startWorker(t testing.TB) *workerProc {
+func (s *testStack) startWorker(t testing.TB, extra ...string) *workerProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := []string{"worker", "--database-url", s.dbURL, "--redis-url", "redis://127.0.0.1:6379/15",
 		"--temporal-address", s.temporal, "--metrics-addr", freeTCP(t, false), "--log-level", "error"}
+	args = append(args, extra...)
 	w := &workerProc{cancel: cancel, done: make(chan error, 1)}
 	go func() { w.done <- run(ctx, args, func(string) string { return "" }, io.Discard) }()
 	return w

@@ -69,7 +69,9 @@ const agentsCacheTTL = 2 * time.Second
 // activities are the worker's activities over the stack's connections.
 func (s *stack) activities() *activities.Activities {
 	return &activities.Activities{DB: s.pool, Redis: s.redis, Store: s.store, Presence: s.presence, Wake: s.wake, Events: s.events,
-		Webhooks:   &activities.Webhooks{Store: s.store, Temporal: s.temporal, AllowPrivate: s.webhookAllowPrivate},
+		Webhooks: &activities.Webhooks{Store: s.store, Temporal: s.temporal, AllowPrivate: s.webhookAllowPrivate},
+		Automations: &activities.Automations{Store: s.store, Temporal: s.temporal, AllowPrivate: s.webhookAllowPrivate,
+			Presence: s.presence},
 		Dispatcher: &dispatch.Dispatcher{Store: s.store, Presence: s.presence, AgentsTTL: agentsCacheTTL, WakeCallback: s.wakeCallback},
 		Channels:   channels.NewRegistry(channels.Options{Test: channels.NewTestAdapter(s.redis, channels.DefaultTestPrefix)}),
 		ExportDir:  s.exportDir}

@@ -261,18 +261,18 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	monitor(t, "after the disposal", liveCounts{})
 
 	t.Run("event streams", func(t *testing.T) {
-		want := []string{events.InteractionOffered, events.InteractionConnected, events.InteractionDisconnected,
+		want := []string{events.InteractionOffered, events.InteractionConnected, events.NoteAdded, events.InteractionDisconnected,
 			events.InteractionEnded, events.InteractionDisposed}
 		got := bo.eventsUntil(t, id, events.InteractionDisposed)
 		if fmt.Sprint(typesOf(got)) != fmt.Sprint(want) {
 			t.Errorf("Bo's stream: %v, want %v", typesOf(got), want)
-		} else if d := detailOf(t, got[4]); d["class"] != "Closed" || d["code"] != "Resolved" || d["auto"] != false {
+		} else if d := detailOf(t, got[5]); d["class"] != "Closed" || d["code"] != "Resolved" || d["auto"] != false {
 			t.Errorf("interactionDisposed detail %v", d)
 		}
 		// The supervisor sees the move to the new queue, then the transfer that made it.
 		want = []string{events.InteractionInitiated, events.InteractionOffered, events.InteractionConnected, events.MessageSent,
 			events.MessageReceived, events.InteractionQueueChanged, events.InteractionTransferred, events.InteractionOffered, events.InteractionConnected,
-			events.InteractionDisconnected, events.InteractionEnded, events.InteractionDisposed}
+			events.NoteAdded, events.InteractionDisconnected, events.InteractionEnded, events.InteractionDisposed}
 		if got := typesOf(sup.eventsUntil(t, id, events.InteractionDisposed)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("the supervisor's stream: %v, want %v", got, want)
 		}
