@@ -10,6 +10,8 @@ BIN        := bin/switchboard
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 TEST_TIMEOUT  ?= 12m
+# End-to-end tests mostly wait on timers and PostgreSQL, so several run at once.
+TEST_PARALLEL ?= 4
 
 .PHONY: all build run test bench lint deps-test clean
 
@@ -31,7 +33,7 @@ deps-test:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 
 test: deps-test
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
 
 # Each figure is printed next to its floor measured in the same run: the API's workflow
 # round trip against a bare SDK round trip of a no-op workflow on the same server.

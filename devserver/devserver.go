@@ -30,6 +30,8 @@ import (
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	sbschema "switchboard/schema"
 )
 
 // Config describes the embedded server.
@@ -49,7 +51,14 @@ type Config struct {
 	Logger *slog.Logger
 	// LogLevel is the server's own log level (debug, info, warn, error); warn by default.
 	LogLevel string
+	// MaxConns bounds the PostgreSQL connections of each of the server's two stores
+	// (0 means DefaultMaxConns). Several servers on one PostgreSQL, as in tests, take
+	// fewer so they stay under its max_connections.
+	MaxConns int
 }
+
+// DefaultMaxConns is a store's connection limit when Config.MaxConns is 0.
+const DefaultMaxConns = 20
 
 // Server is a running embedded Temporal server and its Web UI.
 type Server struct {
@@ -77,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	pg, err := pgx.ParseConfig(cfg.DatabaseURL)
+	pg, err := sbschema.ConnConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
@@ -97,8 +106,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	stopping := &atomic.Bool{}
 	logger := stopSafeLogger{Logger: newLogger(cfg.LogLevel), stopping: stopping}
 	stores := map[string]*config.SQL{
-		"default":    sqlStore(pg, pg.Database+"_temporal"),
-		"visibility": sqlStore(pg, pg.Database+"_temporal_visibility"),
+		"default":    sqlStore(pg, pg.Database+"_temporal", cfg.MaxConns),
+		"visibility": sqlStore(pg, pg.Database+"_temporal_visibility", cfg.MaxConns),
 	}
 	if err := prepareSchemas(stores, logger); err != nil {
 		return nil, err
@@ -238,7 +247,10 @@ func (s *Server) startUI() error {
 	return waitListening(s.cfg.UIAddr, 10*time.Second)
 }
 
-func sqlStore(pg *pgx.ConnConfig, database string) *config.SQL {
+func sqlStore(pg *pgx.ConnConfig, database string, maxConns int) *config.SQL {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
 	return &config.SQL{
 		PluginName:      "postgres12_pgx",
 		DatabaseName:    database,
@@ -246,8 +258,8 @@ func sqlStore(pg *pgx.ConnConfig, database string) *config.SQL {
 		ConnectProtocol: "tcp",
 		User:            pg.User,
 		Password:        pg.Password,
-		MaxConns:        20,
-		MaxIdleConns:    20,
+		MaxConns:        maxConns,
+		MaxIdleConns:    maxConns,
 		MaxConnLifetime: time.Hour,
 	}
 }

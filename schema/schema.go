@@ -28,7 +28,11 @@ func Migrate(ctx context.Context, url string) (int32, error) {
 	if err := EnsureDatabase(ctx, url); err != nil {
 		return 0, err
 	}
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := ConnConfig(url)
+	if err != nil {
+		return 0, fmt.Errorf("parse database URL: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("connect: %w", err)
 	}
@@ -51,6 +55,17 @@ func Migrate(ctx context.Context, url string) (int32, error) {
 	return m.GetCurrentVersion(ctx)
 }
 
+// ConnConfig is the single-connection configuration of a database URL, which may carry
+// the pool settings of pgxpool (pool_max_conns and the like): a plain connection leaves
+// them out instead of sending them to the server as unknown parameters.
+func ConnConfig(url string) (*pgx.ConnConfig, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.ConnConfig, nil
+}
+
 // Latest is the version of the newest embedded migration.
 func Latest() (int, error) {
 	files, err := fs.Sub(migrations, "migrations")
@@ -64,7 +79,7 @@ func Latest() (int, error) {
 // EnsureDatabase creates the database named in url when it does not exist, connecting
 // to the server's `postgres` database to do so.
 func EnsureDatabase(ctx context.Context, url string) error {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := ConnConfig(url)
 	if err != nil {
 		return fmt.Errorf("parse database URL: %w", err)
 	}
@@ -103,7 +118,7 @@ func EnsureDatabase(ctx context.Context, url string) error {
 
 // DropDatabase removes the database named in url; tests use it to clean up.
 func DropDatabase(ctx context.Context, url string) error {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := ConnConfig(url)
 	if err != nil {
 		return fmt.Errorf("parse database URL: %w", err)
 	}

@@ -488,7 +488,8 @@ func TestAssignmentUnderLoad(t *testing.T) {
 		t.Skip("load test")
 	}
 	s := newTestStack(t)
-	s.args = append(s.args, "--no-worker")
+	// The load runs alone (not in parallel) with the default connection pools.
+	s.args = append(s.args, "--no-worker", "--database-url", s.dbURL, "--embedded-temporal-db-conns", "20")
 	s.start()
 	defer s.stop()
 	wk := s.startWorker(t)
@@ -598,6 +599,7 @@ func (s *testStack) waitFor(t *testing.T, path, key string, what string, match f
 // offer, bulk assignment when an agent becomes available, ending, tenant isolation,
 // request IDs, and the run found in Temporal by its search attributes.
 func TestInteractionsAPI(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

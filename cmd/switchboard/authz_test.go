@@ -104,6 +104,7 @@ type authzEndpoint struct {
 // succeed, or get the state-dependent refusal the API documents. Refused calls
 // change nothing.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

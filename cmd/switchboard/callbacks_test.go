@@ -35,6 +35,7 @@ func (s *testStack) callbackCalls(t *testing.T, key, agentID, callbackID string)
 // dials it at once; a number on the do-not-call list fails its callback before any
 // call.
 func TestCallbacksEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	s := newTestStack(t)
 	s.start()

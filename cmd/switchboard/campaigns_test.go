@@ -17,6 +17,7 @@ import (
 // documented format and changing nothing, and deletes refused while the campaign is
 // the Default one or has an active interaction.
 func TestCampaigns(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -26,12 +26,16 @@ type config struct {
 	TemporalNamespace string
 	EmbeddedTemporal  string
 	TemporalUIAddr    string
-	HTTPAddr          string
-	SIPAddr           string
-	MetricsAddr       string
-	DataDir           string
-	LogLevel          string
-	HeartbeatTTLText  string
+	// EmbeddedTemporalConnsText bounds each store of the embedded server;
+	// EmbeddedTemporalConns is it parsed.
+	EmbeddedTemporalConnsText string
+	EmbeddedTemporalConns     int
+	HTTPAddr                  string
+	SIPAddr                   string
+	MetricsAddr               string
+	DataDir                   string
+	LogLevel                  string
+	HeartbeatTTLText          string
 	// HeartbeatTTL is HeartbeatTTLText parsed.
 	HeartbeatTTL time.Duration
 	// WebhookAllowPrivateText lets webhook deliveries reach loopback and private
@@ -73,6 +77,7 @@ func (c *config) settings() []setting {
 		{&c.TemporalAddress, "temporal-address", "SWITCHBOARD_TEMPORAL_ADDRESS", "", "Temporal frontend host:port; `dev` embeds a server when empty, other commands default to 127.0.0.1:7233"},
 		{&c.TemporalNamespace, "temporal-namespace", "SWITCHBOARD_TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 		{&c.EmbeddedTemporal, "embedded-temporal-addr", "SWITCHBOARD_EMBEDDED_TEMPORAL_ADDR", "127.0.0.1:7233", "dev: where the embedded Temporal frontend listens"},
+		{&c.EmbeddedTemporalConnsText, "embedded-temporal-db-conns", "SWITCHBOARD_EMBEDDED_TEMPORAL_DB_CONNS", "20", "dev: PostgreSQL connections of each of the embedded Temporal server's two stores (1 to 200)"},
 		{&c.TemporalUIAddr, "temporal-ui-addr", "SWITCHBOARD_TEMPORAL_UI_ADDR", "127.0.0.1:8233", "dev: where the embedded Temporal Web UI listens; empty disables it"},
 		{&c.HTTPAddr, "http-addr", "SWITCHBOARD_HTTP_ADDR", ":8080", "HTTP API listen address"},
 		{&c.SIPAddr, "sip-addr", "SWITCHBOARD_SIP_ADDR", ":5060", "SIP listen address (UDP and TCP)"},
@@ -127,6 +132,10 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 		if c.SIPAdvertise, err = netip.ParseAddr(c.SIPAdvertiseText); err != nil {
 			return fmt.Errorf("sip-advertise-ip %q: want an IP address", c.SIPAdvertiseText)
 		}
+	}
+	c.EmbeddedTemporalConns, err = strconv.Atoi(c.EmbeddedTemporalConnsText)
+	if err != nil || c.EmbeddedTemporalConns < 1 || c.EmbeddedTemporalConns > 200 {
+		return fmt.Errorf("embedded-temporal-db-conns %q: use a whole number from 1 to 200", c.EmbeddedTemporalConnsText)
 	}
 	if c.WebhookAllowPrivate, err = strconv.ParseBool(c.WebhookAllowPrivateText); err != nil {
 		return fmt.Errorf("webhook-allow-private %q: use true or false", c.WebhookAllowPrivateText)

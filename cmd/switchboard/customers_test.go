@@ -17,6 +17,7 @@ import (
 // backfill over earlier interactions (one still waiting, linked through its
 // workflow) with its progress in the API and in Temporal.
 func TestCustomer360AndJourney(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"switchboard/media"
+	"switchboard/schema"
 	"switchboard/telemetry"
 )
 
@@ -25,15 +27,21 @@ func newLogger(cfg *config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in parse
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	media.SetSIPLibraryLogger(logger)
-	redis.SetLogger(redisLogger{logger.With("component", "redis")})
+	// The SIP and Redis libraries log through package-wide loggers they read without
+	// locking: set them once per process (tests run several stacks in one).
+	libraryLoggers.Do(func() {
+		media.SetSIPLibraryLogger(logger)
+		redis.SetLogger(redisLogger{logger.With("component", "redis")})
+	})
 	return logger
 }
+
+var libraryLoggers sync.Once
 
 // checkPostgres says plainly when PostgreSQL is down, instead of a driver error deep
 // inside start-up.
 func checkPostgres(ctx context.Context, url string) error {
-	pc, err := pgx.ParseConfig(url)
+	pc, err := schema.ConnConfig(url)
 	if err != nil {
 		return fmt.Errorf("SWITCHBOARD_DATABASE_URL: %w", err)
 	}

@@ -36,6 +36,7 @@ func (s *testStack) upload(t *testing.T, key, contentType, file string) response
 // dial to it is refused; a conference and a transfer name an internal contact and
 // dial its number.
 func TestDoNotCall(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -18,6 +18,7 @@ func startEmbeddedTemporal(ctx context.Context, cfg *config, logger *slog.Logger
 		UIAddr:       cfg.TemporalUIAddr,
 		Namespace:    cfg.TemporalNamespace,
 		Logger:       logger,
+		MaxConns:     cfg.EmbeddedTemporalConns,
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded Temporal server: %w", err)

@@ -109,6 +109,7 @@ func (c *sseClient) keysUntil(t *testing.T, last string) []string {
 }
 
 func TestEventStream(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()
@@ -231,6 +232,7 @@ func (c *sseClient) typesUntil(t *testing.T, id, last string) []string {
 // rejected offer closing, the next offer, the connection and the end, in order; the
 // supervisor's carries every step of the interaction, starting with its creation.
 func TestInteractionEventsOnTheStream(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

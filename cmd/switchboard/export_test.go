@@ -61,6 +61,7 @@ func idsOf(rows []map[string]string) []string {
 // agent's export holds only their own history; nobody sees another's export (an
 // agent) or another tenant's; refused filters name the field.
 func TestInteractionExport(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -22,6 +22,7 @@ import (
 // opening runs bulk assignment), and no away message to that conversation once it
 // goes on after the queue closed again.
 func TestWorkingHoursEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

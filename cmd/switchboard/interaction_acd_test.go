@@ -74,6 +74,7 @@ func findRun(t *testing.T, c client.Client, query, workflowID string) {
 // and queue changes that keep the agent or unassign them and offer the interaction
 // to a member of the new queue, with their refusals.
 func TestInteractionACD(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -95,6 +95,7 @@ func monitorCounts(v map[string]any) (liveCounts, bool) {
 // and its record has the timeline in order with the transfer, the note, both
 // messages and the disposition.
 func TestLifecycleEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -9,11 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -79,26 +81,43 @@ func randomName(prefix string) string {
 // for UDP too. Ports stay below 32768 like the server's own internal ones.
 func freeTCP(t testing.TB, udp bool) string {
 	t.Helper()
-	for range 200 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	testPorts.Lock()
+	defer testPorts.Unlock()
+	for range 1000 {
+		port := testPortLow + mrand.IntN(testPortHigh-testPortLow)
+		if testPorts.given[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		addr := l.Addr().String()
-		if !udp {
-			l.Close()
-			return addr
-		}
-		u, err := net.ListenPacket("udp", addr)
 		l.Close()
-		if err == nil {
+		if udp {
+			u, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				continue
+			}
 			u.Close()
-			return addr
 		}
+		testPorts.given[port] = true
+		return addr
 	}
 	t.Fatal("no free port")
 	return ""
 }
+
+// Tests' ports lie below the kernel's ephemeral range, so no outgoing connection takes
+// one between its pick and its listener, and apart from the embedded Temporal server's
+// internal ports (16000 and up); within the test binary each is handed out once, so
+// stacks running in parallel never pick the same.
+const testPortLow, testPortHigh = 10000, 16000
+
+var testPorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
 
 func newTestStack(t testing.TB) *testStack {
 	t.Helper()
@@ -123,6 +142,11 @@ func newTestStack(t testing.TB) *testStack {
 		"--temporal-ui-addr", uiAddr,
 		"--data-dir", s.dataDir,
 		"--log-level", "warn",
+	}
+	if _, bench := t.(*testing.B); !bench {
+		// Tests run several stacks at once on one PostgreSQL: each keeps few
+		// connections. Benchmarks run one with the defaults.
+		s.args = append(s.args, "--database-url", s.dbURL+"&pool_max_conns=5", "--embedded-temporal-db-conns", "2")
 	}
 	// The embedded Temporal server's two databases are dropped with it.
 	t.Cleanup(func() {
@@ -243,6 +267,7 @@ func (s *testStack) temporalClient() client.Client {
 var keyPattern = regexp.MustCompile(`sbk_[a-z0-9]{16}_[A-Za-z0-9_-]+`)
 
 func TestDevStack(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	first := s.start()
 	t.Logf("first start (database and Temporal schema created): %v", first)
@@ -548,6 +573,15 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	if err := cfg.parse("api", []string{"--log-level", "loud"}, func(string) string { return "" }); err == nil {
 		t.Error("log level loud accepted")
 	}
+	if cfg.EmbeddedTemporalConns != 20 {
+		t.Errorf("default embedded Temporal connections %d, want 20", cfg.EmbeddedTemporalConns)
+	}
+	for _, bad := range []string{"0", "201", "many"} {
+		err := cfg.parse("dev", []string{"--embedded-temporal-db-conns", bad}, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "embedded-temporal-db-conns") {
+			t.Errorf("embedded-temporal-db-conns %s: %v", bad, err)
+		}
+	}
 	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("unknown command: %v", err)
 	}
@@ -556,6 +590,7 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 // TestSeparateProcesses runs `migrate`, `api`, `worker` and `media` as production does,
 // each on its own, against the Temporal server and database of a running dev stack.
 func TestSeparateProcesses(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()
@@ -654,6 +689,7 @@ func TestAPIRefusesUnmigratedDatabase(t *testing.T) {
 // bad configurations of issue 3, each answered 4xx in the documented error format
 // without changing anything.
 func TestACDConfiguration(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()
@@ -1014,6 +1050,7 @@ func sessionState(t *testing.T, c client.Client, workflowID string) workflows.Ag
 // logout refused while the agent holds an interaction; and, on a stack with a 1 s
 // heartbeat, a desktop that stops heart-beating logged out by the workflow.
 func TestAgentSessions(t *testing.T) {
+	t.Parallel()
 	t.Run("login, break, forced logout", func(t *testing.T) {
 		s := newTestStack(t)
 		s.start()

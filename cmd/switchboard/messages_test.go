@@ -144,6 +144,7 @@ func (g *gateway) requests() ([]channels.OutboundMessage, []string, int) {
 // unavailable or its answer is lost, never delivered twice — and the transcript is
 // answered in order to those who may see the interaction.
 func TestMessagesAPI(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

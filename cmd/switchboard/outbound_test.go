@@ -10,6 +10,7 @@ import (
 // busy, which ends it as busy; refusals (an agent for someone else, an agent logged
 // out, an agent starting an inbound one, no customer address) change nothing.
 func TestOutboundInteractions(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

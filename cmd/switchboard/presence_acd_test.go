@@ -223,6 +223,7 @@ func (e *acdEnv) waitLoad(t *testing.T, what string, a presenceDesk, live map[st
 // presence restored after Redis lost it — on a stack with a Redis database of its own,
 // which the test flushes.
 func TestAgentPresenceACD(t *testing.T) {
+	t.Parallel()
 	e := newACDEnv(t)
 	s := e.s
 	// Offers ring long enough for the test to look at them; the tenant's live chat

@@ -41,6 +41,7 @@ func screenPopOf(t *testing.T, e sseEvent) *url.URL {
 // stream carries it on interactionConnected and a showCrm event. An outbound call a
 // CRM starts for another agent pops the same page with the outbound values.
 func TestScreenPop(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

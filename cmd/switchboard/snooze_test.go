@@ -22,6 +22,7 @@ import (
 // the field (a past time, both forms, a plain snoozed status) or answer 409 (a call,
 // an unsnooze of an open chat) and 403 (another agent's chat).
 func TestSnoozeEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	s := newTestStack(t)
 	s.start()

@@ -17,6 +17,7 @@ import (
 // a web chat to that sender, which nobody can take, gets the welcome once through the
 // test channel as a system message in its transcript, and nothing more once it ends.
 func TestMessagingWaitingEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -209,6 +209,7 @@ func (r *webhookReceiver) waitForDeliveries(t *testing.T, n int) map[string][]we
 // same ID; a test ping makes one attempt only; a rotated secret signs what follows;
 // roles and tenants are kept apart, and bad input is answered 422 naming the field.
 func TestWebhooks(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.args = append(s.args, "--webhook-allow-private", "true")
 	s.start()
