@@ -146,7 +146,7 @@ func newTestStack(t testing.TB) *testStack {
 	if _, bench := t.(*testing.B); !bench {
 		// Tests run several stacks at once on one PostgreSQL: each keeps few
 		// connections. Benchmarks run one with the defaults.
-		s.args = append(s.args, "--database-url", s.dbURL+"&pool_max_conns=5", "--embedded-temporal-db-conns", "2")
+		s.args = append(s.args, "--database-url", s.dbURL+"&pool_max_conns=5", "--embedded-temporal-db-conns", "3")
 	}
 	// The embedded Temporal server's two databases are dropped with it.
 	t.Cleanup(func() {
@@ -494,7 +494,9 @@ func TestDevStack(t *testing.T) {
 			t.Errorf("admin key after restart: %d %s", r.status, r.body)
 		}
 		c := s.temporalClient()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The restarted server takes its history shards back first, which a loaded
+		// machine may take some seconds over.
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 		defer cancel()
 		desc, err := c.DescribeWorkflowExecution(ctx, checkID, "")
 		if err != nil {
