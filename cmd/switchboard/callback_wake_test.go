@@ -10,6 +10,7 @@ import (
 // as the agent can, woken by bulk assignment — when Bo logs in, and when Bo frees his
 // voice slot by ending a call — long before the safety recheck (ten minutes).
 func TestSelfCallbackWakesOnItsAgent(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

@@ -62,6 +62,7 @@ func strs(v any) []string {
 // each change, the timeline keeps who did it, the history finds the chat by tag;
 // unknown tags and another agent are refused.
 func TestTagsEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	d := newProductivityDesk(t)
 	s := d.s
@@ -124,6 +125,7 @@ func TestTagsEndToEnd(t *testing.T) {
 // values are in the timeline and the agent's stream, and the history finds the chat
 // by its form.
 func TestMandatoryFieldsBlockSolvedEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	d := newProductivityDesk(t)
 	s := d.s

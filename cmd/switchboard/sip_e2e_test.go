@@ -89,6 +89,7 @@ func freeUDP(t *testing.T) int {
 // phone answers, the interaction is connected to the agent, and the caller's BYE
 // ends it and hangs up the phone.
 func TestInboundCallEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	// The Debian SIPp answers the first challenge and knows only MD5, like some phones.
 	s.args = append(s.args, "--sip-digest-algorithms", "MD5,SHA-256")

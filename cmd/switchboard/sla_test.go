@@ -44,6 +44,7 @@ func listedIDs(v map[string]any) []string {
 // conversations under it; Solved pauses the clocks; working hours given to the queue
 // (closed for a holiday) put them on hold until the opening; the close stops them.
 func TestSLAEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.args = append(s.args, "--webhook-allow-private", "true")
 	s.start()
