@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -410,4 +411,55 @@ func TestInboundCallRefusals(t *testing.T) {
 
 func asDialogResponse(err error, target **sipgo.ErrDialogResponse) bool {
 	return errors.As(err, target)
+}
+
+// No toll fraud: an INVITE from anyone, registered phone or not, to a number that is
+// not one of the tenants' is refused, and nothing it names is dialled — not its
+// Request-URI, not a Route, not its Contact. The trap listens where such a request
+// would be sent.
+func TestInviteNeverDialsOut(t *testing.T) {
+	cs := startCallServer(t)
+	newPhone(t, cs, 200) // a registered phone trying to call out
+	trap, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trap.Close()
+	trapAddr := trap.LocalAddr().String()
+	got := make(chan string, 10)
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := trap.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			got <- fmt.Sprintf("%d bytes from %v", n, from)
+		}
+	}()
+	for _, target := range []string{
+		"sip:+19005550100@" + trapAddr,
+		"sip:011441234567890@127.0.0.1;user=phone",
+		"sip:+19005550100@127.0.0.1:" + fmt.Sprint(cs.port),
+		"tel:+19005550100",
+	} {
+		for _, transport := range []string{"UDP", "TCP"} {
+			req := rawRequest(transport, "INVITE", target, "SIP/2.0", "INVITE",
+				"Route: <sip:"+trapAddr+";lr>", "Contact: <sip:victim@"+trapAddr+">")
+			res := cs.exchange(t, strings.ToLower(transport), req, 2*time.Second, 1)
+			if code := finalStatus(res); code != 404 && code != 416 {
+				t.Errorf("INVITE %s over %s: answered %d, want 404 (or 416 for tel:)", target, transport, code)
+			}
+		}
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the host sent %s to the address an INVITE named", m)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cs.ix.mu.Lock()
+	defer cs.ix.mu.Unlock()
+	if len(cs.ix.starts) != 0 {
+		t.Errorf("refused INVITEs started interactions: %+v", cs.ix.starts)
+	}
 }
