@@ -16,7 +16,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"go.temporal.io/sdk/activity"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"switchboard/media/rtpengine"
 	"switchboard/media/sdp"
@@ -86,6 +85,16 @@ type call struct {
 	agent  *agentLeg
 	bridge *rtpengine.Bridge
 	ended  bool
+	// done is closed when the call ends.
+	done chan struct{}
+}
+
+// finish marks the call ended, once; callers hold mu.
+func (c *call) finish() {
+	if !c.ended {
+		c.ended = true
+		close(c.done)
+	}
 }
 
 // agentLeg is the INVITE to an agent's phone for one offer, and once answered the
@@ -199,7 +208,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := &call{s: s, id: callID, tenantID: num.TenantID, transport: req.Transport(), dlg: dlg, leg: leg, stream: stream,
-		from: callerOf(req)}
+		from: callerOf(req), done: make(chan struct{})}
 	s.callsMu.Lock()
 	if _, dup := s.calls[callID]; dup {
 		s.callsMu.Unlock()
@@ -432,7 +441,7 @@ var ErrNotApplicable = errors.New("media: the interaction no longer expects this
 // drop forgets a call that was never answered, freeing its leg.
 func (c *call) drop() {
 	c.mu.Lock()
-	c.ended = true
+	c.finish()
 	c.mu.Unlock()
 	c.forget()
 	c.leg.Close()
@@ -462,7 +471,7 @@ func (c *call) hangup(reason string, byeCaller bool) {
 		c.mu.Unlock()
 		return
 	}
-	c.ended = true
+	c.finish()
 	a, b := c.agent, c.bridge
 	c.agent, c.bridge = nil, nil
 	c.mu.Unlock()
@@ -501,12 +510,44 @@ func (s *Server) endAgentLeg(ctx context.Context, c *call, a *agentLeg) {
 	a.cancel() // WaitAnswer sends the CANCEL and closes the leg
 }
 
+// ActivityRegistry is where activities are registered: a Temporal worker (or a
+// test environment).
+type ActivityRegistry interface {
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
 // RegisterActivities registers the host's media activities (workflows.Media*) on
 // r, the worker of the host's task queue (workflows.MediaTaskQueue(Host)).
-func (s *Server) RegisterActivities(r sdkworker.ActivityRegistry) {
+func (s *Server) RegisterActivities(r ActivityRegistry) {
 	r.RegisterActivityWithOptions(s.RingAgent, activity.RegisterOptions{Name: workflows.MediaRingAgentActivity})
 	r.RegisterActivityWithOptions(s.StopRinging, activity.RegisterOptions{Name: workflows.MediaStopRingingActivity})
 	r.RegisterActivityWithOptions(s.Hangup, activity.RegisterOptions{Name: workflows.MediaHangupActivity})
+	r.RegisterActivityWithOptions(s.Watch, activity.RegisterOptions{Name: workflows.MediaWatchActivity})
+}
+
+// watchBeat is how often Watch heartbeats: well inside the workflow's heartbeat
+// timeout.
+const watchBeat = 3 * time.Second
+
+// Watch heartbeats while the call lives and returns when it ends; the host's death
+// stops the heartbeats, which tells the interaction its call is gone.
+func (s *Server) Watch(ctx context.Context, in workflows.MediaWatchRequest) (workflows.MediaWatchResult, error) {
+	c := s.findCall(in.CallID)
+	if c == nil {
+		return workflows.MediaWatchResult{Gone: true}, nil
+	}
+	t := time.NewTicker(watchBeat)
+	defer t.Stop()
+	for {
+		activity.RecordHeartbeat(ctx)
+		select {
+		case <-c.done:
+			return workflows.MediaWatchResult{}, nil
+		case <-ctx.Done():
+			return workflows.MediaWatchResult{}, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // Host is the name of this media host (its task queue is workflows.MediaTaskQueue(Host())).

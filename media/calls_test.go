@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"go.temporal.io/sdk/testsuite"
 
 	"switchboard/media"
 	"switchboard/media/rtpengine"
@@ -163,6 +164,17 @@ func (p *peer) serve(t *testing.T, setup func(*sipgo.Server)) {
 	case <-ready:
 	case <-time.After(5 * time.Second):
 		t.Fatal("peer did not listen")
+	}
+	// Ready is told before the socket joins the pool that requests from this
+	// address (Laddr) must reuse.
+	addr := fmt.Sprintf("127.0.0.1:%d", p.port)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if c, err := p.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("peer's socket not in its pool")
+		}
 	}
 }
 
@@ -358,8 +370,45 @@ func TestInboundCallDeclinesAndHangup(t *testing.T) {
 	if got := cs.ix.next(t); got != "declined "+cs.agent.agentID+" the phone answered 486 Busy Here" {
 		t.Fatalf("event %q", got)
 	}
+	// The call's watch runs until the call ends.
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	cs.srv.RegisterActivities(env)
+	watched := make(chan workflows.MediaWatchResult, 1)
+	go func() {
+		v, err := env.ExecuteActivity(workflows.MediaWatchActivity, workflows.MediaWatchRequest{CallID: callID})
+		var res workflows.MediaWatchResult
+		if err == nil {
+			err = v.Get(&res)
+		}
+		if err != nil {
+			t.Errorf("watch: %v", err)
+		}
+		watched <- res
+	}()
+	select {
+	case <-watched:
+		t.Fatal("the watch ended while the call lives")
+	case <-time.After(300 * time.Millisecond):
+	}
 	if err := cs.srv.Hangup(context.Background(), workflows.MediaHangupRequest{CallID: callID, Reason: "max wait"}); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case res := <-watched:
+		if res.Gone {
+			t.Errorf("watch of a call that ended: %+v", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not end with the call")
+	}
+	v, err := env.ExecuteActivity(workflows.MediaWatchActivity, workflows.MediaWatchRequest{CallID: callID})
+	var gone workflows.MediaWatchResult
+	if err == nil {
+		err = v.Get(&gone)
+	}
+	if err != nil || !gone.Gone {
+		t.Errorf("watch of a call the host does not have: %+v, %v", gone, err)
 	}
 	select {
 	case <-dlg.Context().Done():

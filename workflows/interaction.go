@@ -374,6 +374,7 @@ func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 	if w.lifecycle && w.in.Waiting != nil {
 		w.startWaiting(ctx)
 	}
+	w.watchMedia(ctx)
 	for w.st.Status.Active() {
 		var err error
 		if w.st.Status.Held() {

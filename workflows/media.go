@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -36,7 +37,11 @@ import (
 //
 // The media activities are best effort: a host that is gone (its process died) has
 // taken the call with it, so a media activity that cannot reach the host ends the
-// interaction instead of leaving it waiting for a call that no longer exists.
+// interaction instead of leaving it waiting for a call that no longer exists. And
+// for as long as the interaction is active, MediaWatchActivity runs on the host,
+// heartbeating while the call lives: a host killed mid-call stops the heartbeats,
+// and the interaction ends as soon as the heartbeat timeout passes, whether it was
+// queued, ringing or connected.
 
 // MediaTaskQueue is the task queue of one media host's activities.
 func MediaTaskQueue(host string) string { return "media/" + host }
@@ -46,7 +51,23 @@ const (
 	MediaRingAgentActivity   = "MediaRingAgent"
 	MediaStopRingingActivity = "MediaStopRinging"
 	MediaHangupActivity      = "MediaHangup"
+	MediaWatchActivity       = "MediaWatch"
 )
+
+// mediaHeartbeat is the heartbeat timeout of MediaWatchActivity: how long a call
+// whose host died can go unnoticed.
+const mediaHeartbeat = 15 * time.Second
+
+// MediaWatchRequest watches a call on its host until it ends.
+type MediaWatchRequest struct {
+	CallID string `json:"callId"`
+}
+
+// MediaWatchResult is how the watched call ended.
+type MediaWatchResult struct {
+	// Gone: the host has no such call (it ended before the watch began).
+	Gone bool `json:"gone,omitempty"`
+}
 
 // MediaCall is the SIP call of a voice interaction: the media host holding the
 // caller's leg, and the leg's Call-ID there.
@@ -90,8 +111,11 @@ type MediaHangupRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// mediaHostLost is the end reason of a call whose media host cannot be reached.
-const mediaHostLost = "the call's media host is unreachable"
+// End reasons of calls whose media host lost them.
+const (
+	mediaHostLost = "the call's media host is unreachable"
+	mediaCallGone = "the call is no longer on its media host"
+)
 
 // media runs an activity on the call's media host. The schedule-to-start timeout
 // tells a host that is gone from one that is busy: nobody polls a dead host's queue.
@@ -103,6 +127,49 @@ func (w *interaction) media(ctx workflow.Context, name string, arg, result any) 
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 3},
 	})
 	return workflow.ExecuteActivity(ctx, name, arg).Get(ctx, result)
+}
+
+// watchMedia watches the call on its host while the interaction is active (see
+// MediaWatchActivity). The watch returns when the call ends, which the host also
+// reports as a hangup; it fails when the host stops heartbeating, which ends the
+// interaction. Each run starts its own watch: a continued run's pending activities
+// are not its own.
+func (w *interaction) watchMedia(ctx workflow.Context) {
+	if !w.mediaCall() {
+		return
+	}
+	wctx, cancel := workflow.WithCancel(ctx)
+	wctx = workflow.WithActivityOptions(wctx, workflow.ActivityOptions{
+		TaskQueue:              w.in.Media.TaskQueue,
+		ScheduleToStartTimeout: 10 * time.Second,
+		StartToCloseTimeout:    24 * time.Hour,
+		HeartbeatTimeout:       mediaHeartbeat,
+		WaitForCancellation:    false,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	f := workflow.ExecuteActivity(wctx, MediaWatchActivity, MediaWatchRequest{CallID: w.in.Media.CallID})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer cancel()
+		var res MediaWatchResult
+		err := f.Get(ctx, &res)
+		if !w.st.Status.Active() || wctx.Err() != nil {
+			return
+		}
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) {
+			return
+		}
+		switch {
+		case err != nil:
+			workflow.GetLogger(ctx).Warn("the call's media host stopped answering; the interaction ends", "error", err)
+			w.mediaLost()
+		case res.Gone:
+			// Unknown to the host: it restarted since it answered the call.
+			if w.end == nil {
+				w.end = &EndInput{TenantID: w.st.TenantID, Reason: mediaCallGone}
+			}
+		}
+	})
 }
 
 // mediaCall reports whether the interaction is a SIP call with media on a host.

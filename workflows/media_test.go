@@ -23,6 +23,9 @@ type mediaHost struct {
 	rings []workflows.MediaRingRequest
 	// ringErr fails every ring: the host is gone.
 	ringErr error
+	// lostAfter fails the call's watch after that long (the host died); zero: the
+	// watch ends when the call does, which the test does not wait for.
+	lostAfter time.Duration
 }
 
 // registerMediaHost registers the media host's activities by name, so that tests
@@ -40,6 +43,9 @@ func registerMediaHost(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaHangupRequest) error {
 		return notMocked(workflows.MediaHangupActivity)
 	}, activity.RegisterOptions{Name: workflows.MediaHangupActivity})
+	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaWatchRequest) (workflows.MediaWatchResult, error) {
+		return workflows.MediaWatchResult{}, notMocked(workflows.MediaWatchActivity)
+	}, activity.RegisterOptions{Name: workflows.MediaWatchActivity})
 }
 
 func (d *desk) mediaCall(h *mediaHost) {
@@ -64,6 +70,12 @@ func (d *desk) mediaCall(h *mediaHost) {
 		d.log = append(d.log, fmt.Sprintf("media stop %s %d", in.AgentID, in.Attempt))
 		return nil
 	})
+	watch := d.env.OnActivity(workflows.MediaWatchActivity, mock.Anything, mock.Anything)
+	if h.lostAfter > 0 {
+		watch.After(h.lostAfter).Return(workflows.MediaWatchResult{}, temporal.NewTimeoutError(0, errors.New("heartbeat timeout")))
+	} else {
+		watch.After(24*time.Hour).Return(workflows.MediaWatchResult{}, nil)
+	}
 	d.env.OnActivity(workflows.MediaHangupActivity, mock.Anything, mock.Anything).Return(func(_ context.Context, in workflows.MediaHangupRequest) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -143,5 +155,23 @@ func TestInteractionMediaHostLost(t *testing.T) {
 	}
 	if got := d.mediaLog(); len(got) != 3 || got[2] != "media hangup the call's media host is unreachable" {
 		t.Errorf("media log %q", got)
+	}
+}
+
+// The media host dying while the call is connected stops the call's watch: the
+// interaction ends instead of staying connected to a call that no longer exists.
+func TestInteractionMediaHostDiesWhileConnected(t *testing.T) {
+	d := newDesk(t, ana)
+	d.mediaCall(&mediaHost{lostAfter: time.Minute})
+	answered := d.accept(3*time.Second, ana)
+	st := d.run()
+	wantOK(t, "answer", answered)
+	if st.Status != pgstore.InteractionDisposed || st.AgentID != ana || st.EndReason != "the call's media host is unreachable" ||
+		st.EndedAt == nil || st.EndedAt.Sub(d.start) != time.Minute {
+		t.Errorf("final state %+v", st)
+	}
+	want := []string{"offer " + ana, "media ring " + ana + " 1", "media hangup the call's media host is unreachable"}
+	if got := d.mediaLog(); !slices.Equal(got, want) {
+		t.Errorf("media log\n%q\nwant\n%q", got, want)
 	}
 }
