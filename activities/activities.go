@@ -17,6 +17,7 @@ import (
 	"switchboard/events"
 	"switchboard/pgstore"
 	"switchboard/presence"
+	"switchboard/sentiment"
 )
 
 // Activities holds the clients activities use.
@@ -46,6 +47,9 @@ type Activities struct {
 	// Signal sends a signal to a workflow (an agent's session, told of voice
 	// changes); nil uses the client of the worker running the activity.
 	Signal func(ctx context.Context, workflowID, signal string, arg any) error
+	// Sentiment scores customers' messages; nil uses the lexicon that ships with
+	// the sentiment package.
+	Sentiment sentiment.Scorer
 	// ExportDir is where exports of the interaction history are written: the
 	// exports folder of the data directory, which the API reads too; empty
 	// refuses exports.

@@ -97,6 +97,9 @@ func (a *Activities) RecordInboundMessage(ctx context.Context, in InboundMessage
 	if err != nil {
 		return MessageResult{}, messageError(err)
 	}
+	if err := a.scoreMessage(ctx, m); err != nil {
+		return MessageResult{}, err
+	}
 	return resultOf(m), nil
 }
 

@@ -26,6 +26,7 @@ func (s *Server) registerCustomers(v1 *echo.Group) {
 	v1.PATCH("/customers/:id", s.updateCustomer, s.authenticate, managers)
 	v1.DELETE("/customers/:id", s.deleteCustomer, s.authenticate, managers)
 	v1.GET("/customers/:id/interactions", s.customerInteractions, s.authenticate, readers)
+	v1.GET("/customers/:id/sentiment", s.customerSentiment, s.authenticate, readers)
 	v1.GET("/customers/:id/dispositions", s.customerDispositions, s.authenticate, readers)
 	v1.GET("/customers/:id/notes", s.customerNotes, s.authenticate, readers)
 	v1.POST("/customers/:id/notes", s.addCustomerNote, s.authenticate, readers)
@@ -235,4 +236,16 @@ func (s *Server) interactionCustomer(ctx context.Context, tenantID string, in *N
 		return "", nil
 	}
 	return link.CustomerID, nil
+}
+
+// customerSentiment answers the customer's sentiment trend over their interactions.
+func (s *Server) customerSentiment(c echo.Context) error {
+	if err := strictQuery(c); err != nil {
+		return err
+	}
+	out, err := s.store.CustomerSentiment(c.Request().Context(), principal(c).TenantID, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }

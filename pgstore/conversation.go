@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -255,4 +256,99 @@ func (s *Store) ScoreMessage(ctx context.Context, tenantID, interactionID, messa
 		return err
 	})
 	return out, err
+}
+
+// SentimentPoint is one interaction of a customer's sentiment trend.
+type SentimentPoint struct {
+	InteractionID string          `json:"interactionId"`
+	Channel       routing.Channel `json:"channel"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	EndedAt       *time.Time      `json:"endedAt,omitempty"`
+	Sentiment
+}
+
+// SentimentTrend is a customer's sentiment over their interactions (Customer 360).
+type SentimentTrend struct {
+	CustomerID string `json:"customerId"`
+	// Points are the customer's interactions whose messages were scored, oldest
+	// first: at most the latest MaxTrendPoints.
+	Points []SentimentPoint `json:"points"`
+	// Score is the points' scores weighted as a conversation's messages are (later
+	// interactions weigh more); Band is where it falls. Nil without points.
+	Score *float64       `json:"score,omitempty"`
+	Band  sentiment.Band `json:"band,omitempty"`
+	// Direction compares the latest point with the mean of the ones before it:
+	// improving, worsening (a change of more than 0.2) or steady; empty with fewer
+	// than two points.
+	Direction string `json:"direction,omitempty"`
+	// Tags counts the post-conversation tags of the points.
+	Tags map[sentiment.Tag]int `json:"tags"`
+}
+
+// MaxTrendPoints bounds a sentiment trend.
+const MaxTrendPoints = 100
+
+// trendStep is the change of the latest interaction's score against the ones before
+// it that counts as improving or worsening.
+const trendStep = 0.2
+
+// CustomerSentiment answers the customer's sentiment trend over the interactions
+// linked to them.
+func (s *Store) CustomerSentiment(ctx context.Context, tenantID, customerID string) (SentimentTrend, error) {
+	out := SentimentTrend{CustomerID: customerID, Points: []SentimentPoint{}, Tags: map[sentiment.Tag]int{}}
+	ok, err := s.CustomerExists(ctx, tenantID, customerID)
+	if err != nil {
+		return out, err
+	}
+	if !ok {
+		return out, translate(pgx.ErrNoRows, "customer")
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id::text, channel, created_at, ended_at, sentiment_score, sentiment_messages, coalesce(sentiment_tag, '')
+		FROM (SELECT * FROM interactions
+		      WHERE tenant_id = $1 AND customer_id = $2::text AND sentiment_score IS NOT NULL
+		      ORDER BY created_at DESC, id DESC LIMIT $3) latest
+		ORDER BY created_at, id`, tenantID, strings.ToLower(customerID), MaxTrendPoints)
+	if err != nil {
+		return out, err
+	}
+	var scores []float64
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		var (
+			p      SentimentPoint
+			score  *float64
+			scored int
+			tag    string
+		)
+		if err := r.Scan(&p.InteractionID, &p.Channel, &p.CreatedAt, &p.EndedAt, &score, &scored, &tag); err != nil {
+			return struct{}{}, err
+		}
+		p.Sentiment = *sentimentOf(score, scored, tag)
+		out.Points = append(out.Points, p)
+		scores = append(scores, p.Score)
+		if p.Tag != "" {
+			out.Tags[p.Tag]++
+		}
+		return struct{}{}, nil
+	})
+	if err != nil || len(scores) == 0 {
+		return out, err
+	}
+	total := sentiment.Conversation(scores)
+	out.Score, out.Band = &total, sentiment.BandOf(total)
+	if n := len(scores); n >= 2 {
+		var before float64
+		for _, s := range scores[:n-1] {
+			before += s
+		}
+		switch d := scores[n-1] - before/float64(n-1); {
+		case d > trendStep:
+			out.Direction = "improving"
+		case d < -trendStep:
+			out.Direction = "worsening"
+		default:
+			out.Direction = "steady"
+		}
+	}
+	return out, nil
 }

@@ -225,6 +225,8 @@ type AgentInteraction struct {
 	Since       time.Time  `json:"since"`
 	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
 	CreatedAt   time.Time  `json:"createdAt"`
+	// Sentiment is the customer's sentiment so far, once a message was scored.
+	Sentiment *Sentiment `json:"sentiment,omitempty"`
 }
 
 // AgentInteractions lists what the agent has in hand — interactions ringing on them,
@@ -254,7 +256,7 @@ func (s *Store) AgentInteractions(ctx context.Context, tenantID, agentID string)
 		                       AND (x.status <> i.status OR x.agent_id IS DISTINCT FROM i.agent_id)), -1)),
 		               i.connected_at, i.updated_at)
 		       END,
-		       i.connected_at, i.created_at
+		       i.connected_at, i.created_at, i.sentiment_score, i.sentiment_messages, coalesce(i.sentiment_tag, '')
 		FROM interactions i
 		LEFT JOIN queues q ON q.tenant_id = i.tenant_id AND q.id = i.queue_id
 		LEFT JOIN campaigns c ON c.tenant_id = i.tenant_id AND c.id = i.campaign_id
@@ -266,9 +268,16 @@ func (s *Store) AgentInteractions(ctx context.Context, tenantID, agentID string)
 		return nil, err
 	}
 	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentInteraction, error) {
-		var a AgentInteraction
+		var (
+			a      AgentInteraction
+			score  *float64
+			scored int
+			tag    string
+		)
 		err := r.Scan(&a.ID, &a.Channel, &a.Source, &a.Direction, &a.CustomerPhone, &a.CustomerName, &a.Customer,
-			&a.QueueID, &a.QueueName, &a.CampaignID, &a.CampaignName, &a.Status, &a.Since, &a.ConnectedAt, &a.CreatedAt)
+			&a.QueueID, &a.QueueName, &a.CampaignID, &a.CampaignName, &a.Status, &a.Since, &a.ConnectedAt, &a.CreatedAt,
+			&score, &scored, &tag)
+		a.Sentiment = sentimentOf(score, scored, tag)
 		return a, err
 	})
 	if err != nil {

@@ -255,3 +255,78 @@ func TestMacroEndToEnd(t *testing.T) {
 	s.wantError(t, "POST", path+"/macros/"+full, d.boKey, nil, 404, "not_found", "")
 	t.Logf("macros end to end in %v", time.Since(began).Round(time.Millisecond))
 }
+
+// TestSentimentEndToEnd follows a chat's sentiment on a running stack: each customer
+// message is scored as it arrives and the supervisor's stream gets the score with the
+// conversation's weighted mean; the agent's drill-down in the monitor shows it; when
+// the chat is closed it gets its post-conversation tag, the history finds it by that
+// tag, and the customer's Customer 360 trend runs over their chats.
+func TestSentimentEndToEnd(t *testing.T) {
+	began := time.Now()
+	d := newProductivityDesk(t)
+	s := d.s
+	sup := s.follow(t, d.supKey, "", "")
+	cust := s.call(t, "POST", "/v1/customers", d.crm, map[string]any{"name": "Rita"}, 201)["id"].(string)
+
+	talk := func(from string, messages ...string) (string, []map[string]any) {
+		t.Helper()
+		id := d.chat(t, from)
+		path := "/v1/interactions/" + id
+		s.call(t, "PUT", path+"/customer", d.anaKey, map[string]any{"customerId": cust}, 200)
+		var details []map[string]any
+		for _, m := range messages {
+			s.call(t, "POST", path+"/inbound-messages", d.crm, map[string]any{"body": m}, 202)
+			es := sup.eventsUntil(t, id, events.SentimentUpdated)
+			details = append(details, detailOf(t, es[len(es)-1]))
+		}
+		return id, details
+	}
+	angry, det := talk("visitor-1", "My parcel never arrived and nobody answers, this is ridiculous!",
+		"Still waiting for my refund, this is unacceptable.")
+	if len(det) != 2 || det[0]["messageScore"].(float64) >= -0.35 || det[1]["band"] != "negative" || det[1]["messages"].(float64) != 2 {
+		t.Fatalf("sentiment events %v", det)
+	}
+	t.Logf("angry chat: message scores %+.2f, %+.2f; conversation %+.2f", det[0]["messageScore"], det[1]["messageScore"], det[1]["score"])
+	drill := s.call(t, "GET", "/v1/monitor/agents/"+d.anaID, d.supKey, nil, 200)
+	found := false
+	for _, ix := range drill["interactions"].([]any) {
+		ix := ix.(map[string]any)
+		if ix["interactionId"] == angry {
+			found = ix["sentiment"] != nil && ix["sentiment"].(map[string]any)["band"] == "negative"
+		}
+	}
+	if !found {
+		t.Errorf("the monitor's drill-down lacks the chat's sentiment: %v", drill["interactions"])
+	}
+	s.call(t, "PUT", "/v1/interactions/"+angry+"/conversation-status", d.anaKey, `{"status":"closed"}`, 200)
+	v := s.waitFor(t, "/v1/interactions/"+angry, d.supKey, "tagged at the end", func(v map[string]any) bool {
+		st, _ := v["sentiment"].(map[string]any)
+		return st != nil && st["tag"] != nil
+	})
+	if tag := v["sentiment"].(map[string]any)["tag"]; tag != "negative" && tag != "overly-negative" {
+		t.Errorf("angry chat ended %v", tag)
+	}
+
+	happy, det := talk("visitor-2", "Thank you so much, that fixed it!", "Great service, really appreciated.")
+	if det[1]["band"] != "positive" {
+		t.Errorf("happy chat %v", det)
+	}
+	s.call(t, "PUT", "/v1/interactions/"+happy+"/conversation-status", d.anaKey, `{"status":"closed"}`, 200)
+	s.waitFor(t, "/v1/interactions/"+happy, d.supKey, "tagged at the end", func(v map[string]any) bool {
+		st, _ := v["sentiment"].(map[string]any)
+		return st != nil && (st["tag"] == "positive" || st["tag"] == "overly-positive")
+	})
+	trend := s.call(t, "GET", "/v1/customers/"+cust+"/sentiment", d.supKey, nil, 200)
+	points := trend["points"].([]any)
+	if len(points) != 2 || points[0].(map[string]any)["interactionId"] != angry || trend["direction"] != "improving" {
+		t.Errorf("trend %v", trend)
+	}
+	for _, tag := range []string{"negative", "overly-negative"} {
+		for _, it := range s.call(t, "GET", "/v1/history?sentiment="+tag, d.supKey, nil, 200)["items"].([]any) {
+			if it.(map[string]any)["id"] == happy {
+				t.Errorf("the happy chat is in the %s history", tag)
+			}
+		}
+	}
+	t.Logf("sentiment end to end in %v", time.Since(began).Round(time.Millisecond))
+}
