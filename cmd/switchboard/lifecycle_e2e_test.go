@@ -270,9 +270,10 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		} else if d := detailOf(t, got[5]); d["class"] != "Closed" || d["code"] != "Resolved" || d["auto"] != false {
 			t.Errorf("interactionDisposed detail %v", d)
 		}
-		// The supervisor sees the move to the new queue, then the transfer that made it.
+		// The supervisor sees the customer's message scored as it is recorded, the move
+		// to the new queue, then the transfer that made it.
 		want = []string{events.InteractionInitiated, events.InteractionOffered, events.InteractionConnected, events.MessageSent,
-			events.MessageReceived, events.InteractionQueueChanged, events.InteractionTransferred, events.InteractionOffered, events.InteractionConnected,
+			events.SentimentUpdated, events.MessageReceived, events.InteractionQueueChanged, events.InteractionTransferred, events.InteractionOffered, events.InteractionConnected,
 			events.NoteAdded, events.InteractionDisconnected, events.InteractionEnded, events.InteractionDisposed}
 		if got := typesOf(sup.eventsUntil(t, id, events.InteractionDisposed)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("the supervisor's stream: %v, want %v", got, want)
