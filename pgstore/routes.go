@@ -178,9 +178,10 @@ func validRule(cond routing.Condition, queueID string, p routing.Priority, skill
 // makes two tenants wait for each other.
 const routesLockClass = 0x5254 // "RT"
 
+var routeList = orderedList{table: "routes", noun: "route", plural: "routes", lockClass: routesLockClass}
+
 func lockRoutes(ctx context.Context, tx pgx.Tx, tenantID string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, routesLockClass, tenantID)
-	return err
+	return routeList.lock(ctx, tx, tenantID)
 }
 
 const routeColumns = `id, tenant_id, name, position, enabled, condition, queue_id, priority, created_at, updated_at`
@@ -242,12 +243,6 @@ func setRouteSkills(ctx context.Context, tx pgx.Tx, tenantID, routeID string, sk
 	return err
 }
 
-func countRoutes(ctx context.Context, tx pgx.Tx, tenantID string) (int, error) {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM routes WHERE tenant_id = $1`, tenantID).Scan(&n)
-	return n, err
-}
-
 // CreateRoute inserts a route at its position (shifting the later ones down) or at the
 // end. The queue and skills must be the tenant's (422 naming the field).
 func (s *Store) CreateRoute(ctx context.Context, tenantID string, actor Actor, in NewRoute) (Route, error) {
@@ -266,21 +261,15 @@ func (s *Store) CreateRoute(ctx context.Context, tenantID string, actor Actor, i
 		if err := checkRouteRefs(ctx, tx, tenantID, in.QueueID, in.RequiredSkills); err != nil {
 			return err
 		}
-		n, err := countRoutes(ctx, tx, tenantID)
+		n, err := routeList.count(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
 		if n >= MaxRoutes {
 			return fmt.Errorf("a tenant has at most %d routes; delete unused ones first: %w", MaxRoutes, ErrConflict)
 		}
-		pos := in.Position
-		switch {
-		case pos == 0:
-			pos = n + 1
-		case pos > n+1:
-			return invalid("position", "must be between 1 and %d", n+1)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE routes SET position = position + 1 WHERE tenant_id = $1 AND position >= $2`, tenantID, pos); err != nil {
+		pos, err := routeList.makeRoom(ctx, tx, tenantID, in.Position, n)
+		if err != nil {
 			return err
 		}
 		r, err := scanRoute(tx.QueryRow(ctx, `
@@ -414,21 +403,7 @@ func (s *Store) UpdateRoute(ctx context.Context, tenantID string, actor Actor, i
 			return err
 		}
 		if in.Position != nil && *in.Position != r.Position {
-			n, err := countRoutes(ctx, tx, tenantID)
-			if err != nil {
-				return err
-			}
-			if *in.Position > n {
-				return invalid("position", "must be between 1 and %d", n)
-			}
-			// One statement, so the unique position constraint is checked once at its end.
-			if _, err := tx.Exec(ctx, `
-				UPDATE routes SET position = CASE
-					WHEN id = $2 THEN $4
-					WHEN $4 < $3 THEN position + 1
-					ELSE position - 1 END
-				WHERE tenant_id = $1 AND position BETWEEN least($3::int, $4::int) AND greatest($3::int, $4::int)`,
-				tenantID, r.ID, r.Position, *in.Position); err != nil {
+			if err := routeList.move(ctx, tx, tenantID, r.ID, r.Position, *in.Position); err != nil {
 				return err
 			}
 		}
@@ -464,12 +439,8 @@ func (s *Store) DeleteRoute(ctx context.Context, tenantID string, actor Actor, i
 		if err := lockRoutes(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		var pos int
-		var name string
-		if err := tx.QueryRow(ctx, `DELETE FROM routes WHERE tenant_id = $1 AND id = $2 RETURNING position, name`, tenantID, id).Scan(&pos, &name); err != nil {
-			return translate(err, "route")
-		}
-		if _, err := tx.Exec(ctx, `UPDATE routes SET position = position - 1 WHERE tenant_id = $1 AND position > $2`, tenantID, pos); err != nil {
+		pos, name, err := routeList.remove(ctx, tx, tenantID, id)
+		if err != nil {
 			return err
 		}
 		return audit(ctx, tx, tenantID, actor, "route.deleted", "route", id, map[string]any{"name": name, "position": pos})
@@ -493,32 +464,8 @@ func (s *Store) ReorderRoutes(ctx context.Context, tenantID string, actor Actor,
 		if err := lockRoutes(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id::text FROM routes WHERE tenant_id = $1`, tenantID)
+		err := routeList.reorder(ctx, tx, tenantID, ids)
 		if err != nil {
-			return err
-		}
-		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		known := make(map[string]bool, len(have))
-		for _, id := range have {
-			known[id] = true
-		}
-		unknown := 0
-		for _, id := range ids {
-			if !known[id] {
-				unknown++
-			}
-		}
-		if unknown > 0 || len(ids) != len(have) {
-			return fmt.Errorf("the order must list each of the tenant's %d routes exactly once; it lists %d, %d of them unknown — reload the routes and try again: %w",
-				len(have), len(ids), unknown, ErrConflict)
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE routes r SET position = o.pos, updated_at = now()
-			FROM unnest($2::uuid[]) WITH ORDINALITY AS o (id, pos)
-			WHERE r.tenant_id = $1 AND r.id = o.id AND r.position <> o.pos`, tenantID, ids); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, tenantID, actor, "routes.reordered", "route_list", tenantID, in); err != nil {

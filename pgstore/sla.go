@@ -189,9 +189,10 @@ func validSLAPolicy(p sla.Policy) error {
 // tenant's policy list; the second is derived from the tenant ID.
 const slaLockClass = 0x534C // "SL"
 
+var slaPolicyList = orderedList{table: "sla_policies", noun: "sla policy", plural: "SLA policies", lockClass: slaLockClass}
+
 func lockSLAPolicies(ctx context.Context, tx pgx.Tx, tenantID string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, slaLockClass, tenantID)
-	return err
+	return slaPolicyList.lock(ctx, tx, tenantID)
 }
 
 // bumpSLAGeneration moves the tenant's policy list to its next generation, in the
@@ -339,12 +340,6 @@ func writeSLADetails(ctx context.Context, tx pgx.Tx, tenantID, policyID string, 
 	return nil
 }
 
-func countSLAPolicies(ctx context.Context, tx pgx.Tx, tenantID string) (int, error) {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM sla_policies WHERE tenant_id = $1`, tenantID).Scan(&n)
-	return n, err
-}
-
 func slaNameTaken(err error) error {
 	if uniqueViolation(err, "sla_policies_name") {
 		return fmt.Errorf("an SLA policy with this name already exists: %w", ErrConflict)
@@ -371,21 +366,15 @@ func (s *Store) CreateSLAPolicy(ctx context.Context, tenantID string, actor Acto
 		if err := checkSLAQueues(ctx, tx, tenantID, in.Queues.QueueIDs); err != nil {
 			return err
 		}
-		n, err := countSLAPolicies(ctx, tx, tenantID)
+		n, err := slaPolicyList.count(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
 		if n >= MaxSLAPolicies {
 			return fmt.Errorf("a tenant has at most %d SLA policies; delete unused ones first: %w", MaxSLAPolicies, ErrConflict)
 		}
-		pos := in.Position
-		switch {
-		case pos == 0:
-			pos = n + 1
-		case pos > n+1:
-			return invalid("position", "must be between 1 and %d", n+1)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE sla_policies SET position = position + 1 WHERE tenant_id = $1 AND position >= $2`, tenantID, pos); err != nil {
+		pos, err := slaPolicyList.makeRoom(ctx, tx, tenantID, in.Position, n)
+		if err != nil {
 			return err
 		}
 		p, err := scanSLAPolicy(tx.QueryRow(ctx, `
@@ -514,21 +503,7 @@ func (s *Store) UpdateSLAPolicy(ctx context.Context, tenantID string, actor Acto
 			return err
 		}
 		if in.Position != nil && *in.Position != p.Position {
-			n, err := countSLAPolicies(ctx, tx, tenantID)
-			if err != nil {
-				return err
-			}
-			if *in.Position > n {
-				return invalid("position", "must be between 1 and %d", n)
-			}
-			// One statement, so the unique position constraint is checked once at its end.
-			if _, err := tx.Exec(ctx, `
-				UPDATE sla_policies SET position = CASE
-					WHEN id = $2 THEN $4
-					WHEN $4 < $3 THEN position + 1
-					ELSE position - 1 END
-				WHERE tenant_id = $1 AND position BETWEEN least($3::int, $4::int) AND greatest($3::int, $4::int)`,
-				tenantID, p.ID, p.Position, *in.Position); err != nil {
+			if err := slaPolicyList.move(ctx, tx, tenantID, p.ID, p.Position, *in.Position); err != nil {
 				return err
 			}
 		}
@@ -569,12 +544,8 @@ func (s *Store) DeleteSLAPolicy(ctx context.Context, tenantID string, actor Acto
 		if err := lockSLAPolicies(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		var pos int
-		var name string
-		if err := tx.QueryRow(ctx, `DELETE FROM sla_policies WHERE tenant_id = $1 AND id = $2 RETURNING position, name`, tenantID, id).Scan(&pos, &name); err != nil {
-			return translate(err, "sla policy")
-		}
-		if _, err := tx.Exec(ctx, `UPDATE sla_policies SET position = position - 1 WHERE tenant_id = $1 AND position > $2`, tenantID, pos); err != nil {
+		pos, name, err := slaPolicyList.remove(ctx, tx, tenantID, id)
+		if err != nil {
 			return err
 		}
 		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
@@ -600,28 +571,8 @@ func (s *Store) ReorderSLAPolicies(ctx context.Context, tenantID string, actor A
 		if err := lockSLAPolicies(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id::text FROM sla_policies WHERE tenant_id = $1`, tenantID)
+		err := slaPolicyList.reorder(ctx, tx, tenantID, ids)
 		if err != nil {
-			return err
-		}
-		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		unknown := 0
-		for _, id := range ids {
-			if !slices.Contains(have, id) {
-				unknown++
-			}
-		}
-		if unknown > 0 || len(ids) != len(have) {
-			return fmt.Errorf("the order must list each of the tenant's %d SLA policies exactly once; it lists %d, %d of them unknown — reload the policies and try again: %w",
-				len(have), len(ids), unknown, ErrConflict)
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE sla_policies p SET position = o.pos, updated_at = now()
-			FROM unnest($2::uuid[]) WITH ORDINALITY AS o (id, pos)
-			WHERE p.tenant_id = $1 AND p.id = o.id AND p.position <> o.pos`, tenantID, ids); err != nil {
 			return err
 		}
 		if _, err := bumpSLAGeneration(ctx, tx, tenantID); err != nil {
