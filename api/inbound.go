@@ -50,3 +50,21 @@ func clipRunes(s string, n int) string {
 	}
 	return s
 }
+
+// outboundCall is the call an outbound voice interaction places from the media host
+// of the agent's registered phone; nil when the agent has none (or it cannot be
+// told), and the channel reports the outcome as before.
+func (s *Server) outboundCall(ctx context.Context, tenantID, agentID, interactionID string) *workflows.MediaCall {
+	if s.phoneHost == nil {
+		return nil
+	}
+	host, ok, err := s.phoneHost(ctx, tenantID, agentID)
+	if err != nil {
+		s.logger.Warn("agent's phone not found; the outbound call is left to its channel", "agent", agentID, "error", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	return &workflows.MediaCall{TaskQueue: workflows.MediaTaskQueue(host), CallID: "out-" + interactionID}
+}

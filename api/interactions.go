@@ -361,6 +361,9 @@ func (s *Server) startInteraction(ctx context.Context, p pgstore.Principal, in *
 		s.logger.Warn("conversation form not chosen; the default form shows", "tenant_id", p.TenantID, "interaction", id, "error", err)
 		formID = ""
 	}
+	if direction == pgstore.Outbound && in.channel == routing.Voice && in.media == nil {
+		in.media = s.outboundCall(ctx, p.TenantID, in.AgentID, id)
+	}
 	wf := workflows.InteractionInput{
 		TenantID: p.TenantID, ID: id, Channel: in.channel, Source: strings.TrimSpace(in.Channel), Direction: direction, AgentID: in.AgentID,
 		From: in.From, To: in.To, CustomerPhone: phone, Customer: customerKey(phone, customerAddress), CustomerName: name,

@@ -48,6 +48,10 @@ type Config struct {
 	// TTSDir is where rendered speech is cached (the data directory's tts folder);
 	// empty caches under the system's temporary directory.
 	TTSDir string
+	// PhoneHost finds the media host of an agent's registered phone, which places
+	// the agent's outbound calls; nil, or no phone: outbound calls are placed by
+	// the channel that reports their outcome.
+	PhoneHost func(ctx context.Context, tenantID, agentID string) (host string, ok bool, err error)
 }
 
 // Server is the HTTP API.
@@ -61,6 +65,8 @@ type Server struct {
 	dispatch *dispatch.Dispatcher
 	wake     dispatch.Wake
 	events   *events.Feed
+	// phoneHost is Config.PhoneHost.
+	phoneHost func(ctx context.Context, tenantID, agentID string) (string, bool, error)
 	// exportDir is Config.ExportDir.
 	exportDir string
 	// ttsDir is Config.TTSDir; speech renders through the cache in it.
@@ -80,6 +86,7 @@ func New(cfg Config) *Server {
 	s := &Server{echo: e, store: cfg.Store, redis: cfg.Redis, presence: cfg.Presence, temporal: cfg.Temporal, logger: cfg.Logger,
 		dispatch: &dispatch.Dispatcher{Store: cfg.Store, Presence: cfg.Presence, WakeCallback: cfg.WakeCallback}, wake: cfg.Wake,
 		events: cfg.Events, exportDir: cfg.ExportDir, ttsDir: cfg.TTSDir, closing: make(chan struct{})}
+	s.phoneHost = cfg.PhoneHost
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(

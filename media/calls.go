@@ -60,6 +60,9 @@ type Interactions interface {
 	AgentHungUp(ctx context.Context, tenantID, interactionID, agentID string) error
 	// CallerHungUp tells the interaction the caller left.
 	CallerHungUp(ctx context.Context, tenantID, interactionID, reason string) error
+	// Outcome tells an outbound interaction how its call ended before an answer
+	// (pgstore.OutcomeBusy, OutcomeNoAnswer, OutcomeFailed), with the SIP status.
+	Outcome(ctx context.Context, tenantID, interactionID string, outcome pgstore.Outcome, detail map[string]string) error
 }
 
 // ackTimeout is how long an answered call waits for the caller's ACK (RFC 3261
@@ -87,6 +90,10 @@ type call struct {
 	ended  bool
 	// done is closed when the call ends.
 	done chan struct{}
+	// out is the customer's leg of an outbound call (dlg is nil then), and
+	// outCancel stops it while it rings.
+	out       *sipgo.DialogClientSession
+	outCancel context.CancelFunc
 }
 
 // finish marks the call ended, once; callers hold mu.
@@ -322,7 +329,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c = s.byDialog[id]
 		s.callsMu.Unlock()
 	}
-	if c == nil || c.dlg.ID != id {
+	if c == nil || c.dlg == nil || c.dlg.ID != id {
 		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -360,7 +367,7 @@ func (s *Server) onAckCall(req *sip.Request, tx sip.ServerTransaction) bool {
 	s.callsMu.Lock()
 	c := s.byDialog[id]
 	s.callsMu.Unlock()
-	if c == nil || c.dlg.ID != id {
+	if c == nil || c.dlg == nil || c.dlg.ID != id {
 		return false
 	}
 	if err := c.dlg.ReadAck(req, tx); err != nil {
@@ -376,7 +383,7 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.callsMu.Lock()
 		c := s.byDialog[id]
 		s.callsMu.Unlock()
-		if c != nil && c.dlg.ID == id {
+		if c != nil && c.dlg != nil && c.dlg.ID == id {
 			if err := c.dlg.ReadBye(req, tx); err != nil {
 				s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 				return
@@ -395,8 +402,20 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.callsMu.Unlock()
 		if c != nil {
 			c.mu.Lock()
-			a := c.agent
+			a, out := c.agent, c.out
 			c.mu.Unlock()
+			if out != nil && out.ID == id {
+				if err := out.ReadBye(req, tx); err != nil {
+					s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+					return
+				}
+				s.log.Info("SIP customer hung up", "call_id", c.id, "interaction_id", c.interactionID)
+				c.hangup("the customer hung up", false)
+				s.tellAsync(func(ctx context.Context) error {
+					return s.ix.CallerHungUp(ctx, c.tenantID, c.interactionID, "the customer hung up")
+				})
+				return
+			}
 			if a != nil && a.dlg.ID == id {
 				if err := a.dlg.ReadBye(req, tx); err != nil {
 					s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
@@ -444,7 +463,9 @@ func (c *call) drop() {
 	c.finish()
 	c.mu.Unlock()
 	c.forget()
-	c.leg.Close()
+	if c.leg != nil {
+		c.leg.Close()
+	}
 	if c.dlg != nil {
 		_ = c.dlg.Close()
 	}
@@ -484,13 +505,28 @@ func (c *call) hangup(reason string, byeCaller bool) {
 	if a != nil {
 		c.s.endAgentLeg(ctx, c, a)
 	}
-	if byeCaller && c.dlg.LoadState() >= sip.DialogStateEstablished {
-		if err := c.dlg.Bye(ctx); err != nil {
-			c.s.log.Debug("SIP BYE to the caller failed", "call_id", c.id, "error", err)
+	if c.dlg != nil {
+		if byeCaller && c.dlg.LoadState() >= sip.DialogStateEstablished {
+			if err := c.dlg.Bye(ctx); err != nil {
+				c.s.log.Debug("SIP BYE to the caller failed", "call_id", c.id, "error", err)
+			}
+		}
+		_ = c.dlg.Close()
+	}
+	c.mu.Lock()
+	out, outCancel := c.out, c.outCancel
+	c.mu.Unlock()
+	if outCancel != nil {
+		outCancel() // a customer's phone still ringing gets the CANCEL
+	}
+	if out != nil && byeCaller && out.LoadState() >= sip.DialogStateEstablished {
+		if err := out.Bye(ctx); err != nil {
+			c.s.log.Debug("SIP BYE to the customer failed", "call_id", c.id, "error", err)
 		}
 	}
-	_ = c.dlg.Close()
-	c.leg.Close()
+	if c.leg != nil {
+		c.leg.Close()
+	}
 	c.s.log.Info("SIP call ended", "call_id", c.id, "interaction_id", c.interactionID, "reason", reason)
 }
 
@@ -523,6 +559,7 @@ func (s *Server) RegisterActivities(r ActivityRegistry) {
 	r.RegisterActivityWithOptions(s.StopRinging, activity.RegisterOptions{Name: workflows.MediaStopRingingActivity})
 	r.RegisterActivityWithOptions(s.Hangup, activity.RegisterOptions{Name: workflows.MediaHangupActivity})
 	r.RegisterActivityWithOptions(s.Watch, activity.RegisterOptions{Name: workflows.MediaWatchActivity})
+	r.RegisterActivityWithOptions(s.Dial, activity.RegisterOptions{Name: workflows.MediaDialActivity})
 }
 
 // watchBeat is how often Watch heartbeats: well inside the workflow's heartbeat
@@ -596,48 +633,18 @@ func (s *Server) RingAgent(ctx context.Context, in workflows.MediaRingRequest) (
 // ringPhone sends the INVITE to the phone at its registered source and waits for
 // the answer in the background.
 func (s *Server) ringPhone(c *call, in workflows.MediaRingRequest, reg Registration) error {
-	var target sip.Uri
-	if err := sip.ParseUri(reg.Contact, &target); err != nil {
-		return fmt.Errorf("registered contact %q: %w", reg.Contact, err)
-	}
-	leg, err := s.engine.NewLeg(rtpengine.LegConfig{Law: c.stream.Law, EventPayloadType: sdp.DefaultEventPayloadType, Name: c.id + "/agent"})
-	if err != nil {
-		return err
-	}
-	offer := sdp.Offer(sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: rand.Uint64() >> 1, Version: 1})
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetTransport(reg.Transport)
-	req.SetDestination(reg.Source)
-	if strings.EqualFold(reg.Transport, "UDP") {
-		if ua, ok := s.udpAddr.(*net.UDPAddr); ok {
-			// From the listening socket: the phone's NAT binding is for it.
-			req.Laddr = sip.Addr{IP: ua.IP, Port: ua.Port}
-		}
-	}
-	caller := in.From
-	if caller == "" {
-		caller = "anonymous"
-	}
-	fromParams := sip.NewParams()
-	fromParams.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(&sip.FromHeader{DisplayName: caller, Address: sip.Uri{Scheme: "sip", User: sipUser(caller), Host: s.advertise.String()}, Params: fromParams})
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port}})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(offer)
-
 	ringCtx, cancel := context.WithDeadline(context.Background(), in.RingUntil.Add(2*time.Second))
-	dlg, err := s.dialogUA(reg.Transport).WriteInvite(ringCtx, req)
+	a, err := s.invitePhone(ringCtx, c, reg, in.From)
 	if err != nil {
 		cancel()
-		leg.Close()
 		return err
 	}
-	a := &agentLeg{agentID: in.AgentID, attempt: in.Attempt, dlg: dlg, leg: leg, cancel: cancel}
+	a.agentID, a.attempt, a.cancel = in.AgentID, in.Attempt, cancel
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		cancel()
-		leg.Close()
+		a.leg.Close()
 		return nil
 	}
 	prev := c.agent
@@ -653,6 +660,51 @@ func (s *Server) ringPhone(c *call, in workflows.MediaRingRequest, reg Registrat
 		s.awaitPhone(ringCtx, c, in, a)
 	}()
 	return nil
+}
+
+// invitePhone opens an RTP leg and sends an INVITE with its offer to a registered
+// phone, at the address the registration came from; ctx bounds the ringing. The
+// phone shows caller.
+func (s *Server) invitePhone(ctx context.Context, c *call, reg Registration, caller string) (*agentLeg, error) {
+	var target sip.Uri
+	if err := sip.ParseUri(reg.Contact, &target); err != nil {
+		return nil, fmt.Errorf("registered contact %q: %w", reg.Contact, err)
+	}
+	leg, err := s.engine.NewLeg(rtpengine.LegConfig{Law: c.stream.Law, EventPayloadType: sdp.DefaultEventPayloadType, Name: c.id + "/agent"})
+	if err != nil {
+		return nil, err
+	}
+	req := s.newInvite(target, reg.Transport, caller, leg)
+	req.SetDestination(reg.Source)
+	dlg, err := s.dialogUA(reg.Transport).WriteInvite(ctx, req)
+	if err != nil {
+		leg.Close()
+		return nil, err
+	}
+	return &agentLeg{dlg: dlg, leg: leg}, nil
+}
+
+// newInvite is an INVITE to target carrying the offer of leg, from caller.
+func (s *Server) newInvite(target sip.Uri, transport, caller string, leg *rtpengine.Leg) *sip.Request {
+	offer := sdp.Offer(sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: rand.Uint64() >> 1, Version: 1})
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetTransport(transport)
+	if strings.EqualFold(transport, "UDP") {
+		if ua, ok := s.udpAddr.(*net.UDPAddr); ok {
+			// From the listening socket: a phone's NAT binding is for it.
+			req.Laddr = sip.Addr{IP: ua.IP, Port: ua.Port}
+		}
+	}
+	if caller == "" {
+		caller = "anonymous"
+	}
+	fromParams := sip.NewParams()
+	fromParams.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(&sip.FromHeader{DisplayName: caller, Address: sip.Uri{Scheme: "sip", User: sipUser(caller), Host: s.advertise.String()}, Params: fromParams})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port}})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	return req
 }
 
 // sipUser keeps the characters a SIP URI's user part may carry unescaped.

@@ -74,6 +74,11 @@ func (f *fakeInteractions) CallerHungUp(_ context.Context, _, id, reason string)
 	return nil
 }
 
+func (f *fakeInteractions) Outcome(_ context.Context, _, id string, o pgstore.Outcome, detail map[string]string) error {
+	f.events <- fmt.Sprintf("outcome %s %s", o, detail["sipStatus"])
+	return nil
+}
+
 func (f *fakeInteractions) next(t *testing.T) string {
 	t.Helper()
 	select {
@@ -93,7 +98,7 @@ type callServer struct {
 	number string
 }
 
-func startCallServer(t *testing.T) *callServer {
+func startCallServer(t *testing.T, opts ...func(*media.Config)) *callServer {
 	t.Helper()
 	engine, err := rtpengine.New(rtpengine.Config{IP: netip.MustParseAddr("127.0.0.1"), Workers: 1})
 	if err != nil {
@@ -101,7 +106,11 @@ func startCallServer(t *testing.T) *callServer {
 	}
 	t.Cleanup(func() { engine.Close() })
 	ix := newFakeInteractions()
-	ts, _ := startRegistrar(t, media.Config{Engine: engine, Interactions: ix})
+	cfg := media.Config{Engine: engine, Interactions: ix}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ts, _ := startRegistrar(t, cfg)
 	a := newSIPAgent(t)
 	number := "+1555" + fmt.Sprint(time.Now().UnixNano()%10_000_000)
 	if _, _, err := store.PutVoiceNumber(context.Background(), a.tenant.ID, pgstore.Actor{}, pgstore.NewVoiceNumber{Number: number}); err != nil {

@@ -3,11 +3,13 @@ package media
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"switchboard/pgstore"
 	"switchboard/workflows"
 )
 
@@ -47,6 +49,13 @@ func (t TemporalInteractions) AgentHungUp(ctx context.Context, tenantID, interac
 func (t TemporalInteractions) CallerHungUp(ctx context.Context, tenantID, interactionID, reason string) error {
 	err := t.Client.SignalWorkflow(ctx, workflows.InteractionWorkflowID(interactionID), "", workflows.HangupSignal,
 		workflows.HangupInput{TenantID: tenantID, Reason: reason})
+	return notApplicable(err)
+}
+
+// Outcome signals the channel's outcome of an outbound call.
+func (t TemporalInteractions) Outcome(ctx context.Context, tenantID, interactionID string, outcome pgstore.Outcome, detail map[string]string) error {
+	err := t.Client.SignalWorkflow(ctx, workflows.InteractionWorkflowID(interactionID), "", workflows.ChannelEventSignal,
+		workflows.ChannelEvent{TenantID: tenantID, Type: "outcome", Outcome: outcome, Detail: detail, At: time.Now().UTC()})
 	return notApplicable(err)
 }
 

@@ -88,6 +88,9 @@ type Config struct {
 	// them INVITE is refused like any unknown method.
 	Engine       *rtpengine.Engine
 	Interactions Interactions
+	// Trunk is the carrier's SIP address outbound calls go to (over UDP); invalid:
+	// outbound calls fail.
+	Trunk netip.AddrPort
 	// AdvertiseIP is the address SDP and Contact headers name; invalid: the
 	// listener's when it is specific, else the host's first non-loopback IPv4.
 	AdvertiseIP netip.Addr
@@ -133,6 +136,7 @@ type Server struct {
 	engine    *rtpengine.Engine
 	ix        Interactions
 	advertise netip.Addr
+	trunk     netip.AddrPort
 	port      int
 	client    *sipgo.Client
 	callsMu   sync.Mutex
@@ -215,7 +219,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.nonces, err = newNonces(); err != nil {
 		return nil, err
 	}
-	s.engine, s.ix = cfg.Engine, cfg.Interactions
+	s.engine, s.ix, s.trunk = cfg.Engine, cfg.Interactions, cfg.Trunk
 	s.advertise, s.port = advertiseAddr(cfg.AdvertiseIP, addr), portOf(addr)
 	s.calls, s.byDialog = map[string]*call{}, map[string]*call{}
 

@@ -363,6 +363,7 @@ func (w *interaction) setup(ctx workflow.Context) error {
 func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 	if w.lifecycle && w.in.AgentID != "" && w.in.Carried == nil && !w.enqueued {
 		w.startOutbound(ctx)
+		w.mediaDial(ctx)
 	}
 	if w.lifecycle && w.in.OutsideHours != nil && w.in.AgentID == "" && w.in.Carried == nil && !w.enqueued &&
 		w.st.Direction == pgstore.Inbound && w.st.Channel != routing.Voice &&

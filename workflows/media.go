@@ -52,7 +52,23 @@ const (
 	MediaStopRingingActivity = "MediaStopRinging"
 	MediaHangupActivity      = "MediaHangup"
 	MediaWatchActivity       = "MediaWatch"
+	MediaDialActivity        = "MediaDial"
 )
+
+// MediaDialRequest places an outbound interaction's call from its media host: the
+// agent's registered phone first, then the customer through the carrier trunk. How
+// the customer's side ends before an answer comes back as the channel's outcome
+// (ChannelEventSignal): busy (486, 600), no_answer (no answer in time, 408, 480),
+// failed (any other refusal, or no way to reach them).
+type MediaDialRequest struct {
+	CallID        string `json:"callId"`
+	TenantID      string `json:"tenantId"`
+	InteractionID string `json:"interactionId"`
+	AgentID       string `json:"agentId"`
+	// To is the customer's number; From the caller ID presented to them.
+	To   string `json:"to"`
+	From string `json:"from,omitempty"`
+}
 
 // mediaHeartbeat is the heartbeat timeout of MediaWatchActivity: how long a call
 // whose host died can go unnoticed.
@@ -127,6 +143,21 @@ func (w *interaction) media(ctx workflow.Context, name string, arg, result any) 
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 3},
 	})
 	return workflow.ExecuteActivity(ctx, name, arg).Get(ctx, result)
+}
+
+// mediaDial places an outbound call that started connected to its agent; a host
+// that cannot be reached fails it.
+func (w *interaction) mediaDial(ctx workflow.Context) {
+	if !w.mediaCall() || w.end != nil || w.st.Direction != pgstore.Outbound {
+		return
+	}
+	err := w.media(ctx, MediaDialActivity, MediaDialRequest{CallID: w.in.Media.CallID, TenantID: w.st.TenantID,
+		InteractionID: w.st.ID, AgentID: w.st.AgentID, To: w.st.To, From: w.st.From}, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("placing the call failed", "error", err)
+		w.outcome = pgstore.OutcomeFailed
+		w.end = &EndInput{TenantID: w.st.TenantID, ActorID: w.st.AgentID, Reason: mediaHostLost}
+	}
 }
 
 // watchMedia watches the call on its host while the interaction is active (see

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"switchboard/activities"
 	"switchboard/pgstore"
 	"switchboard/routing"
 	"switchboard/workflows"
@@ -46,6 +47,9 @@ func registerMediaHost(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaWatchRequest) (workflows.MediaWatchResult, error) {
 		return workflows.MediaWatchResult{}, notMocked(workflows.MediaWatchActivity)
 	}, activity.RegisterOptions{Name: workflows.MediaWatchActivity})
+	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaDialRequest) error {
+		return notMocked(workflows.MediaDialActivity)
+	}, activity.RegisterOptions{Name: workflows.MediaDialActivity})
 }
 
 func (d *desk) mediaCall(h *mediaHost) {
@@ -173,5 +177,38 @@ func TestInteractionMediaHostDiesWhileConnected(t *testing.T) {
 	want := []string{"offer " + ana, "media ring " + ana + " 1", "media hangup the call's media host is unreachable"}
 	if got := d.mediaLog(); !slices.Equal(got, want) {
 		t.Errorf("media log\n%q\nwant\n%q", got, want)
+	}
+}
+
+// An outbound call of an agent with a registered phone is placed by the phone's
+// media host once the interaction starts connected; a busy customer, as the host
+// reports it, ends it as busy and hangs the call up.
+func TestInteractionMediaOutboundBusy(t *testing.T) {
+	d := newDesk(t)
+	h := &mediaHost{}
+	d.mediaCall(h)
+	d.input.Direction, d.input.AgentID, d.input.To, d.input.From = pgstore.Outbound, ana, "+385915550199", "+15550100"
+	var a *activities.Activities
+	d.env.OnActivity(a.StartOutbound, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.OutboundRequest) (activities.OutboundResult, error) {
+		return activities.OutboundResult{OK: true, QueueID: in.Interaction.QueueID}, nil
+	})
+	var dials []workflows.MediaDialRequest
+	d.env.OnActivity(workflows.MediaDialActivity, mock.Anything, mock.Anything).Return(func(_ context.Context, in workflows.MediaDialRequest) error {
+		dials = append(dials, in)
+		return nil
+	})
+	d.env.RegisterDelayedCallback(func() {
+		d.env.SignalWorkflow(workflows.ChannelEventSignal, workflows.ChannelEvent{TenantID: tenantID, Type: "outcome",
+			Outcome: pgstore.OutcomeBusy, Detail: map[string]string{"sipStatus": "486"}, At: d.env.Now()})
+	}, 5*time.Second)
+	st := d.run()
+	if len(dials) != 1 || dials[0].AgentID != ana || dials[0].To != "+385915550199" || dials[0].From != "+15550100" || dials[0].CallID != "call-1" {
+		t.Fatalf("dials %+v", dials)
+	}
+	if st.Outcome != pgstore.OutcomeBusy || st.EndedAt == nil {
+		t.Errorf("final state %+v", st)
+	}
+	if got := d.mediaLog(); !slices.Equal(got, []string{"media hangup busy"}) {
+		t.Errorf("media log %q", got)
 	}
 }

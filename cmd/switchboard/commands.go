@@ -80,7 +80,8 @@ func (s *stack) activities() *activities.Activities {
 // api is the HTTP API over the stack's connections.
 func (s *stack) api() *api.Server {
 	return api.New(api.Config{Store: s.store, Redis: s.redis, Presence: s.presence, Temporal: s.temporal, Logger: s.logger,
-		Registry: s.registry, Wake: s.wake, WakeCallback: s.wakeCallback, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir})
+		Registry: s.registry, Wake: s.wake, WakeCallback: s.wakeCallback, Events: s.events, ExportDir: s.exportDir, TTSDir: s.ttsDir,
+		PhoneHost: s.phoneHost})
 }
 
 // wake signals an interaction workflow that bulk assignment reserved an agent for it.

@@ -60,6 +60,9 @@ type config struct {
 	// SIPAdvertise.
 	SIPAdvertiseText string
 	SIPAdvertise     netip.Addr
+	// SIPTrunkText is the carrier trunk of outbound calls, parsed into SIPTrunk.
+	SIPTrunkText string
+	SIPTrunk     netip.AddrPort
 }
 
 type setting struct {
@@ -86,6 +89,7 @@ func (c *config) settings() []setting {
 		{&c.SIPTrustedText, "sip-trusted", "SWITCHBOARD_SIP_TRUSTED", "", "media: comma-separated addresses or CIDR prefixes (carrier trunks, a load balancer) exempt from the SIP rate limits and bans"},
 		{&c.SIPDigestText, "sip-digest-algorithms", "SWITCHBOARD_SIP_DIGEST_ALGORITHMS", "SHA-256,MD5", "media: digest algorithms the registrar challenges with, in order (SHA-256, MD5); put MD5 first for phones that answer only the first challenge and know only MD5"},
 		{&c.SIPAdvertiseText, "sip-advertise-ip", "SWITCHBOARD_SIP_ADVERTISE_IP", "", "media: the IP address SDP and Contact headers give peers for this host (its public address behind NAT); empty: the SIP listener's if specific, else the host's first non-loopback IPv4"},
+		{&c.SIPTrunkText, "sip-trunk", "SWITCHBOARD_SIP_TRUNK", "", "media: IP:port of the carrier's SIP gateway that outbound calls go to over UDP; empty: outbound calls of agents with a registered phone fail"},
 		{&c.MetricsAddr, "metrics-addr", "SWITCHBOARD_METRICS_ADDR", ":9090", "worker and media: /metrics and /healthz listen address"},
 		{&c.DataDir, "data-dir", "SWITCHBOARD_DATA_DIR", ".data", "directory for local state (recordings, dev credentials)"},
 		{&c.LogLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -126,6 +130,12 @@ func (c *config) parse(cmd string, args []string, getenv func(string) string) er
 	c.HeartbeatTTL = ttl
 	if c.SIPTrusted, err = parsePrefixes(c.SIPTrustedText); err != nil {
 		return fmt.Errorf("sip-trusted: %w", err)
+	}
+	c.SIPTrunk = netip.AddrPort{}
+	if c.SIPTrunkText != "" {
+		if c.SIPTrunk, err = netip.ParseAddrPort(c.SIPTrunkText); err != nil {
+			return fmt.Errorf("sip-trunk %q: want IP:port, such as 203.0.113.10:5060", c.SIPTrunkText)
+		}
 	}
 	c.SIPAdvertise = netip.Addr{}
 	if c.SIPAdvertiseText != "" {

@@ -31,12 +31,21 @@ func (s *stack) mediaServer(cfg *config) (*media.Server, func(), error) {
 	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: s.logger, Directory: s.store,
 		Registrations: media.NewRegistrations(s.redis), Host: cfg.MediaHost, DefaultTenant: cfg.SIPDefaultTenant,
 		Limits: media.Limits{Trusted: cfg.SIPTrusted}, DigestAlgorithms: strings.Split(cfg.SIPDigestText, ","),
-		Engine: engine, Interactions: ix, AdvertiseIP: cfg.SIPAdvertise})
+		Engine: engine, Interactions: ix, AdvertiseIP: cfg.SIPAdvertise, Trunk: cfg.SIPTrunk})
 	if err != nil {
 		engine.Close()
 		return nil, nil, err
 	}
 	return sip, func() { engine.Close() }, nil
+}
+
+// phoneHost finds the media host of the agent's most recently registered phone.
+func (s *stack) phoneHost(ctx context.Context, tenantID, agentID string) (string, bool, error) {
+	regs, err := media.NewRegistrations(s.redis).Lookup(ctx, tenantID, agentID)
+	if err != nil || len(regs) == 0 {
+		return "", false, err
+	}
+	return regs[0].Host, true, nil
 }
 
 // runMediaWorker runs the Temporal worker of the media host's own task queue: the

@@ -83,6 +83,21 @@ func freeUDP(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
+// sippPhone is an agent's phone: SIPp registers the extension with digest
+// authentication from a port of its own, then another SIPp answers a call there.
+func (s *testStack) sippPhone(t *testing.T, domain, extension, password string) *sipp {
+	t.Helper()
+	port := strconv.Itoa(freeUDP(t))
+	inf := filepath.Join(t.TempDir(), "domain.csv")
+	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+domain+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.startSIPp(t, "phone registration", "phone_register.xml", "-m", "1", "-p", port, "-s", extension, "-inf", inf,
+		"-au", extension, "-ap", password, "-timeout", "20s", "-timeout_error").wait(30 * time.Second)
+	return s.startSIPp(t, "phone", "phone_answer.xml", "-m", "1", "-p", port, "-mp", strconv.Itoa(freeUDP(t)),
+		"-timeout", "60s", "-timeout_error")
+}
+
 // TestInboundCallEndToEnd calls a tenant's number with SIPp while another SIPp is
 // an agent's phone: the phone registers with digest authentication, the call is
 // answered with SDP and becomes a voice interaction, which rings the phone; the
@@ -103,16 +118,7 @@ func TestInboundCallEndToEnd(t *testing.T) {
 	number := "+1555" + strconv.Itoa(int(time.Now().UnixNano()%9_000_000)+1_000_000)
 	s.call(t, "POST", "/v1/voice/numbers", adminKey, map[string]string{"number": number, "name": "Support line"}, 201)
 
-	// The phone registers from its own port, where it then answers.
-	phonePort := strconv.Itoa(freeUDP(t))
-	inf := filepath.Join(t.TempDir(), "domain.csv")
-	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+slug+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.startSIPp(t, "phone registration", "phone_register.xml", "-m", "1", "-p", phonePort, "-s", "2001", "-inf", inf,
-		"-au", "2001", "-ap", "ana-phone-secret", "-timeout", "20s", "-timeout_error").wait(30 * time.Second)
-	phone := s.startSIPp(t, "phone", "phone_answer.xml", "-m", "1", "-p", phonePort, "-mp", strconv.Itoa(freeUDP(t)),
-		"-timeout", "60s", "-timeout_error")
+	phone := s.sippPhone(t, slug, "2001", "ana-phone-secret")
 
 	s.call(t, "POST", "/v1/agents/me/session", anaKey, `{"status":"available"}`, 201)
 	s.heartbeats(t, anaKey)
@@ -143,5 +149,37 @@ func TestInboundCallEndToEnd(t *testing.T) {
 	ended := s.call(t, "GET", "/v1/interactions/"+id, adminKey, nil, 200)
 	if ended["endReason"] != "the caller hung up" || ended["agentId"] != anaID {
 		t.Errorf("ended %v", fmt.Sprint(ended["status"], " ", ended["endReason"]))
+	}
+}
+
+// TestOutboundCallToBusyCustomer: an agent with a registered phone starts an
+// outbound call; the media host rings the agent's phone (SIPp, which answers), then
+// calls the customer through the trunk (SIPp, busy): the interaction ends as busy
+// and the agent's phone is hung up.
+func TestOutboundCallToBusyCustomer(t *testing.T) {
+	s := newTestStack(t)
+	trunkPort := freeUDP(t)
+	s.args = append(s.args, "--sip-digest-algorithms", "MD5,SHA-256", "--sip-trunk", "127.0.0.1:"+strconv.Itoa(trunkPort))
+	s.start()
+	defer s.stop()
+	adminKey := keyPattern.FindString(s.out.String())
+	s.tenantOf(t, adminKey)
+	slug := s.call(t, "GET", "/v1/me", adminKey, nil, 200)["tenant"].(map[string]any)["slug"].(string)
+	anaID, anaKey := s.newUserKey(t, adminKey, "agent")
+	s.call(t, "PUT", "/v1/agents/"+anaID+"/sip", adminKey, `{"extension":"2002","password":"ana-phone-secret"}`, 200)
+	phone := s.sippPhone(t, slug, "2002", "ana-phone-secret")
+	trunk := s.startSIPp(t, "trunk", "trunk_busy.xml", "-m", "1", "-p", strconv.Itoa(trunkPort), "-timeout", "60s", "-timeout_error")
+	s.call(t, "POST", "/v1/agents/me/session", anaKey, `{"status":"available"}`, 201)
+	s.heartbeats(t, anaKey)
+
+	created := s.call(t, "POST", "/v1/interactions", anaKey, `{"channel":"voice","direction":"outbound","to":"+385915550199"}`, 201)
+	id := created["id"].(string)
+	trunk.wait(time.Minute)
+	phone.wait(30 * time.Second)
+	ended := s.waitFor(t, "/v1/interactions/"+id, anaKey, "ended as busy", func(v map[string]any) bool {
+		return v["outcome"] == "busy"
+	})
+	if ended["endedAt"] == nil || ended["agentId"] != anaID || ended["direction"] != "outbound" {
+		t.Errorf("ended %v", ended)
 	}
 }
