@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -253,6 +254,20 @@ func TestMacroEndToEnd(t *testing.T) {
 		t.Errorf("macro runs in the timeline %v", runs)
 	}
 	s.wantError(t, "POST", path+"/macros/"+full, d.boKey, nil, 404, "not_found", "")
+
+	// Closed and disposed, the run ends; its history (tags, form, values, priority,
+	// subject, the form check, macro runs) is what the replay tests keep.
+	s.call(t, "PUT", path+"/conversation-status", d.anaKey, `{"status":"closed"}`, 200)
+	s.call(t, "POST", path+"/dispose", d.anaKey, `{"dispositionClass":"Closed","dispositionCode":"Resolved"}`, 200)
+	if *updateHistories {
+		c := s.temporalClient()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.GetWorkflow(ctx, "interaction/"+id, "").Get(ctx, nil); err != nil {
+			t.Fatalf("the interaction's run did not complete: %v", err)
+		}
+		recordHistory(t, c, "interaction/"+id, "interaction_conversation.json")
+	}
 	t.Logf("macros end to end in %v", time.Since(began).Round(time.Millisecond))
 }
 
