@@ -66,7 +66,8 @@ type Interactions interface {
 }
 
 // ackTimeout is how long an answered call waits for the caller's ACK (RFC 3261
-// §13.3.1.4: 64*T1 with T1 = 500 ms) before it is hung up.
+// §13.3.1.4: 64*T1 with T1 = 500 ms) before it is hung up; sipgo's answer waits
+// that long.
 const ackTimeout = 32 * time.Second
 
 // startTimeout bounds starting the interaction while the caller waits for the answer.
@@ -256,34 +257,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		})
 		return
 	}
-	if err := dlg.RespondSDP(answer); err != nil {
-		s.log.Warn("SIP answer not sent", "call_id", callID, "error", err)
-		c.drop()
+	// The answer is retransmitted until the caller's ACK, which it waits for.
+	answered := time.Now()
+	if err := dlg.RespondSDP(answer); err != nil || time.Since(answered) >= ackTimeout-time.Second {
+		// No ACK: the answer could not be sent, or it went unacknowledged for
+		// 64*T1, after which the session is to be ended (RFC 3261 §13.3.1.4).
+		s.log.Warn("SIP answer not acknowledged; the call is hung up", "call_id", callID, "error", err)
+		c.hangup("the caller never acknowledged the answer", err == nil)
 		s.tellAsync(func(ctx context.Context) error {
-			return s.ix.CallerHungUp(ctx, c.tenantID, id, "the answer could not be sent")
+			return s.ix.CallerHungUp(ctx, c.tenantID, id, "the answer was not acknowledged")
 		})
 		return
 	}
 	s.log.Info("SIP call answered", "call_id", callID, "tenant_id", num.TenantID, "interaction_id", id, "number", num.Number,
 		"from", c.from, "law", stream.Law.String(), "rtp", leg.LocalAddr().String())
-	go c.watch()
-}
-
-// watch ends the call when its dialog ends without a BYE (no ACK came).
-func (c *call) watch() {
-	t := time.NewTimer(ackTimeout)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		if c.dlg.LoadState() < sip.DialogStateConfirmed {
-			c.s.log.Warn("SIP call not acknowledged; hung up", "call_id", c.id)
-			c.hangup("the caller never acknowledged the answer", true)
-			c.s.tellAsync(func(ctx context.Context) error {
-				return c.s.ix.CallerHungUp(ctx, c.tenantID, c.interactionID, "the call was not acknowledged")
-			})
-		}
-	case <-c.dlg.Context().Done():
-	}
 }
 
 func isSDP(contentType string) bool {

@@ -250,3 +250,38 @@ func TestNoDialBackToVia(t *testing.T) {
 	}
 	ts.assertOptionsOK(t)
 }
+
+// TestHostileInputOnCalls sends the hostile payloads and mutated requests to a host
+// that registers phones and answers calls, with seeds that reach those handlers: an
+// INVITE with an SDP offer to a tenant's number, a REGISTER with a digest answer.
+func TestHostileInputOnCalls(t *testing.T) {
+	cs := startCallServer(t)
+	offer := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\n" +
+		"a=rtpmap:101 telephone-event/8000\r\n"
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			transport := strings.ToUpper(network)
+			for name, payload := range hostilePayloads(transport, cs.port) {
+				send(t, network, cs.port, payload)
+				if t.Failed() {
+					t.Fatalf("after %q", name)
+				}
+			}
+			uri := fmt.Sprintf("sip:%s@127.0.0.1:%d", cs.number, cs.port)
+			invite := rawRequest(transport, "INVITE", uri, "SIP/2.0", "INVITE", "Contact: <sip:caller@127.0.0.1:9>",
+				"Content-Type: application/sdp")
+			invite = bytes.Replace(invite, []byte("Content-Length: 0\r\n\r\n"),
+				[]byte(fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(offer), offer)), 1)
+			register := rawRequest(transport, "REGISTER", fmt.Sprintf("sip:127.0.0.1:%d", cs.port), "SIP/2.0", "REGISTER",
+				"Contact: <sip:1001@127.0.0.1:9>",
+				`Authorization: Digest username="1001", realm="`+cs.agent.tenant.Slug+`", nonce="abc", uri="sip:127.0.0.1", response="00", algorithm=MD5, qop=auth, nc=00000001, cnonce="x"`)
+			register = bytes.Replace(register, []byte("To: <sip:media@127.0.0.1>"), []byte("To: <sip:1001@"+cs.agent.tenant.Slug+">"), 1)
+			rnd := rand.New(rand.NewPCG(7, uint64(len(network))))
+			seeds := [][]byte{invite, register, rawRequest(transport, "BYE", uri, "SIP/2.0", "BYE"), rawRequest(transport, "ACK", uri, "SIP/2.0", "ACK")}
+			for i := range 400 {
+				send(t, network, cs.port, mutate(rnd, seeds[i%len(seeds)]))
+			}
+			cs.assertOptionsOK(t)
+		})
+	}
+}
