@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 TEST_TIMEOUT  ?= 12m
 # End-to-end tests mostly wait on timers and PostgreSQL, so several run at once.
-TEST_PARALLEL ?= 4
+TEST_PARALLEL ?= 3
 
 .PHONY: all build run test bench lint deps-test clean
 

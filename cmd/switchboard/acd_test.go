@@ -488,8 +488,8 @@ func TestAssignmentUnderLoad(t *testing.T) {
 		t.Skip("load test")
 	}
 	s := newTestStack(t)
-	// The load runs alone (not in parallel) with the default connection pools.
-	s.args = append(s.args, "--no-worker", "--database-url", s.dbURL, "--embedded-temporal-db-conns", "20")
+	// The load runs alone (not in parallel), with the pools of a small deployment.
+	s.args = append(s.args, "--no-worker", "--database-url", s.dbURL+"&pool_max_conns=10", "--embedded-temporal-db-conns", "4")
 	s.start()
 	defer s.stop()
 	wk := s.startWorker(t)

@@ -146,7 +146,7 @@ func newTestStack(t testing.TB) *testStack {
 	if _, bench := t.(*testing.B); !bench {
 		// Tests run several stacks at once on one PostgreSQL: each keeps few
 		// connections. Benchmarks run one with the defaults.
-		s.args = append(s.args, "--database-url", s.dbURL+"&pool_max_conns=5", "--embedded-temporal-db-conns", "3")
+		s.args = append(s.args, "--database-url", s.dbURL+"&pool_max_conns=5", "--embedded-temporal-db-conns", "2")
 	}
 	// The embedded Temporal server's two databases are dropped with it.
 	t.Cleanup(func() {
