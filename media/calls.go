@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.temporal.io/sdk/activity"
 
+	"switchboard/media/g711"
 	"switchboard/media/rtpengine"
 	"switchboard/media/sdp"
 	"switchboard/pgstore"
@@ -91,6 +92,8 @@ type call struct {
 	ended  bool
 	// done is closed when the call ends.
 	done chan struct{}
+	// delayed: the caller's INVITE had no offer; its answer comes in the ACK.
+	delayed bool
 	// out is the customer's leg of an outbound call (dlg is nil then), and
 	// outCancel stops it while it rings.
 	out       *sipgo.DialogClientSession
@@ -168,26 +171,28 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.storeFailed(req, tx, "number lookup", err)
 		return
 	}
+	// An INVITE without SDP is a delayed offer (RFC 3261 §13.2.1): the answer
+	// carries this host's offer and the ACK the caller's answer.
 	body := req.Body()
-	if len(body) == 0 {
-		s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here",
-			s.warning(sdp.WarnMisc, "an SDP offer in the INVITE is required"))
-		return
-	}
-	if ct := req.ContentType(); ct == nil || !isSDP(ct.Value()) {
-		s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
-		return
-	}
-	offer, err := sdp.Parse(body)
-	if err != nil {
-		s.refuseSDP(req, tx, err)
-		return
-	}
-	// The stream first, to open the leg with its law; then the answer with its port.
-	_, first, err := sdp.Answer(offer, sdp.Local{Addr: s.advertise})
-	if err != nil {
-		s.refuseSDP(req, tx, err)
-		return
+	delayed := len(body) == 0
+	var (
+		offer *sdp.Session
+		first = sdp.Stream{Codec: sdp.Codec{Law: g711.ULaw, PayloadType: rtpengine.PayloadPCMU, EventPayloadType: sdp.DefaultEventPayloadType}}
+	)
+	if !delayed {
+		if ct := req.ContentType(); ct == nil || !isSDP(ct.Value()) {
+			s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
+			return
+		}
+		if offer, err = sdp.Parse(body); err != nil {
+			s.refuseSDP(req, tx, err)
+			return
+		}
+		// The stream first, to open the leg with its law; then the answer with its port.
+		if _, first, err = sdp.Answer(offer, sdp.Local{Addr: s.advertise}); err != nil {
+			s.refuseSDP(req, tx, err)
+			return
+		}
 	}
 	if err := tx.Respond(sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil)); err != nil {
 		return // the transaction is gone: nothing to answer
@@ -200,11 +205,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	local := sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: rand.Uint64() >> 1, Version: 1}
-	answer, stream, err := sdp.Answer(offer, local)
-	if err != nil {
-		leg.Close()
-		s.refuseSDP(req, tx, err)
-		return
+	answer, stream := sdp.Offer(local), first
+	if !delayed {
+		if answer, stream, err = sdp.Answer(offer, local); err != nil {
+			leg.Close()
+			s.refuseSDP(req, tx, err)
+			return
+		}
 	}
 	if stream.Remote.IsValid() {
 		leg.SetRemote(stream.Remote)
@@ -216,7 +223,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := &call{s: s, id: callID, tenantID: num.TenantID, transport: req.Transport(), dlg: dlg, leg: leg, stream: stream,
-		from: callerOf(req), done: make(chan struct{})}
+		from: callerOf(req), done: make(chan struct{}), delayed: delayed}
 	s.callsMu.Lock()
 	if _, dup := s.calls[callID]; dup {
 		s.callsMu.Unlock()
@@ -359,8 +366,45 @@ func (s *Server) onAckCall(req *sip.Request, tx sip.ServerTransaction) bool {
 	}
 	if err := c.dlg.ReadAck(req, tx); err != nil {
 		s.log.Debug("SIP ACK does not fit its call", "call_id", c.id, "error", err)
+		return true
+	}
+	c.mu.Lock()
+	delayed := c.delayed
+	c.delayed = false
+	c.mu.Unlock()
+	if delayed {
+		s.readAckAnswer(c, req)
 	}
 	return true
+}
+
+// readAckAnswer takes the caller's answer to a delayed offer from the ACK; without
+// a usable one the session ends (RFC 3261 §13.2.1 leaves the UAS only a BYE).
+func (s *Server) readAckAnswer(c *call, ack *sip.Request) {
+	var stream sdp.Stream
+	desc, err := sdp.Parse(ack.Body())
+	if err == nil {
+		stream, err = sdp.ReadAnswer(desc)
+	}
+	if err == nil {
+		err = c.leg.SetFormat(stream.Law, stream.EventPayloadType)
+	}
+	if err != nil {
+		s.log.Info("SIP ACK carried no usable answer; the call is hung up", "call_id", c.id, "error", err)
+		go func() {
+			c.hangup("the caller's ACK carried no usable SDP answer", true)
+			s.tellAsync(func(ctx context.Context) error {
+				return s.ix.CallerHungUp(ctx, c.tenantID, c.interactionID, "the caller's answer had no usable media")
+			})
+		}()
+		return
+	}
+	if stream.Remote.IsValid() {
+		c.leg.SetRemote(stream.Remote)
+	}
+	c.mu.Lock()
+	c.stream = stream
+	c.mu.Unlock()
 }
 
 // onBye ends a call from either side: the caller (its interaction hears the caller
@@ -734,12 +778,13 @@ func (s *Server) awaitPhone(ctx context.Context, c *call, in workflows.MediaRing
 	}
 	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.dlg.Ack(ackCtx); err != nil {
-		s.log.Warn("SIP ACK to the agent's phone failed", "call_id", c.id, "error", err)
-	}
+	// Known before the ACK goes out: the phone may hang up right after it.
 	s.callsMu.Lock()
 	s.byDialog[a.dlg.ID] = c
 	s.callsMu.Unlock()
+	if err := a.dlg.Ack(ackCtx); err != nil {
+		s.log.Warn("SIP ACK to the agent's phone failed", "call_id", c.id, "error", err)
+	}
 	stream, err := answerStream(a.dlg.InviteResponse)
 	if err == nil {
 		err = a.leg.SetFormat(stream.Law, stream.EventPayloadType)

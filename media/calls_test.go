@@ -444,7 +444,6 @@ func TestInboundCallRefusals(t *testing.T) {
 		warning string
 	}{
 		{"unknown number", "+15550000000", nil, 404, ""},
-		{"no offer", cs.number, []byte{}, 488, "399 "},
 		{"no common codec", cs.number, g729, 488, "305 "},
 		{"malformed SDP", cs.number, []byte("v=0\r\nthis is not sdp\r\n"), 488, "399 "},
 	} {
@@ -519,5 +518,19 @@ func TestInviteNeverDialsOut(t *testing.T) {
 	defer cs.ix.mu.Unlock()
 	if len(cs.ix.starts) != 0 {
 		t.Errorf("refused INVITEs started interactions: %+v", cs.ix.starts)
+	}
+}
+
+// A delayed offer: the INVITE without SDP is answered with the host's offer, the
+// ACK's answer sets the call's media, and the call is otherwise like any other.
+func TestInboundCallDelayedOffer(t *testing.T) {
+	cs := startCallServer(t)
+	for _, tc := range []struct{ name, mode string }{{"UDP", "u1"}, {"TCP", "t1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			runSIPp(t, cs.testServer, tc.mode, "delayed_offer.xml", 1, "-s", strings.TrimPrefix(cs.number, "+"))
+			if got := cs.ix.next(t); got != "caller hung up the caller hung up" {
+				t.Fatalf("event %q", got)
+			}
+		})
 	}
 }

@@ -167,14 +167,15 @@ func (s *Server) dialOut(c *call, in workflows.MediaDialRequest, reg Registratio
 	c.mu.Lock()
 	c.outCancel = nil
 	c.mu.Unlock()
+	// Known before the ACK goes out: the customer may hang up right after it.
+	s.callsMu.Lock()
+	s.byDialog[dlg.ID] = c
+	s.callsMu.Unlock()
 	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := dlg.Ack(ackCtx); err != nil {
 		s.log.Warn("SIP ACK to the customer failed", "call_id", c.id, "error", err)
 	}
-	s.callsMu.Lock()
-	s.byDialog[dlg.ID] = c
-	s.callsMu.Unlock()
 	if stream, err := answerStream(dlg.InviteResponse); err == nil {
 		_ = leg.SetFormat(stream.Law, stream.EventPayloadType)
 		if stream.Remote.IsValid() {
@@ -192,12 +193,12 @@ func (s *Server) dialOut(c *call, in workflows.MediaDialRequest, reg Registratio
 func (s *Server) connectPhone(c *call, a *agentLeg) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.dlg.Ack(ctx); err != nil {
-		s.log.Warn("SIP ACK to the agent's phone failed", "call_id", c.id, "error", err)
-	}
 	s.callsMu.Lock()
 	s.byDialog[a.dlg.ID] = c
 	s.callsMu.Unlock()
+	if err := a.dlg.Ack(ctx); err != nil {
+		s.log.Warn("SIP ACK to the agent's phone failed", "call_id", c.id, "error", err)
+	}
 	stream, err := answerStream(a.dlg.InviteResponse)
 	if err == nil {
 		err = a.leg.SetFormat(stream.Law, stream.EventPayloadType)
