@@ -17,10 +17,11 @@
 // EventPayloadType) and SetRemote (Remote), and SetSending(false) while the peer's
 // direction takes no media. A re-INVITE does the same on the open leg.
 //
-// Every stream is sent from the scheduler's timer wheel: one goroutine wakes each
-// millisecond and ticks the tasks of that slot, shared with one helper per extra CPU,
-// so thousands of streams cost no goroutine or timer each. The lateness of every
-// packet against its due time is counted (Engine.Lateness).
+// Every stream is sent from the scheduler's timer wheel: streams are spread over 20
+// phases of the 20 ms period and ticked in buckets of 16 by one goroutine and timer
+// each, so thousands of streams cost about a hundred goroutines and timers rather
+// than one per stream. The lateness of every packet against its due time is counted
+// (Engine.Lateness, and the Prometheus metrics of Engine.Collector).
 package rtpengine
 
 import (
@@ -42,7 +43,9 @@ type Config struct {
 	// PortMin and PortMax bound the ports of legs' sockets (RTP uses the even ones);
 	// both zero lets the system choose any free port.
 	PortMin, PortMax int
-	// Workers is how many goroutines tick streams; 0 means one per CPU.
+	// Workers is ignored: the scheduler runs one goroutine per bucket of 16 streams.
+	//
+	// Deprecated: leave it out.
 	Workers int
 	// Logger receives the engine's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -85,7 +88,7 @@ func New(cfg Config) (*Engine, error) {
 		portMin: cfg.PortMin,
 		portMax: cfg.PortMax,
 		log:     log.With("component", "rtp"),
-		sched:   newScheduler(cfg.Workers),
+		sched:   newScheduler(),
 		ports:   map[int]bool{},
 		legs:    map[*Leg]struct{}{},
 	}, nil

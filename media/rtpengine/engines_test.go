@@ -102,19 +102,26 @@ func channels(data []byte) (left, right []int16) {
 	return left, right
 }
 
-// contains reports whether want appears in got, after leading silence.
+// contains reports whether got, cut in 20 ms frames, holds want's frames in order and
+// nothing else but silence: a jitter queue run dry (a stalled machine) inserts silence
+// frames, and nothing may be lost or changed.
 func contains(got, want []int16) bool {
-	start := slices.IndexFunc(got, func(v int16) bool { return v != 0 })
-	if start < 0 {
-		return false
-	}
-	// The first frame may start with samples that are zero in want too.
-	for s := max(start-rtpengine.FrameSamples, 0); s <= start; s++ {
-		if s+len(want) <= len(got) && slices.Equal(got[s:s+len(want)], want) {
-			return true
+	const f = rtpengine.FrameSamples
+	var frames [][]int16
+	for i := 0; i+f <= len(got); i += f {
+		if slices.ContainsFunc(got[i:i+f], func(v int16) bool { return v != 0 }) {
+			frames = append(frames, got[i:i+f])
 		}
 	}
-	return false
+	if len(frames)*f != len(want) {
+		return false
+	}
+	for i, fr := range frames {
+		if !slices.Equal(fr, want[i*f:(i+1)*f]) {
+			return false
+		}
+	}
+	return true
 }
 
 // A recording cut short by a crash is a valid WAV of what was written before its last

@@ -1,7 +1,6 @@
 package rtpengine
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,89 +12,71 @@ const (
 	FrameSamples = 160
 )
 
-// The scheduler's wheel: one turn is one Period, cut into slots. A task lives in one
-// slot and is ticked once per turn at the slot's time, so the streams' sends are
-// spread evenly over the period instead of all falling due at once.
+// The scheduler is a timer wheel: one turn is one Period, cut into slots (phases). A
+// task has a phase and is ticked once per turn at its phase's time, so the streams'
+// sends are spread evenly over the period instead of all falling due at once.
+//
+// The tasks of a phase are held in buckets of up to bucketSize, each ticked by a
+// goroutine of its own sleeping on one timer: a few thousand streams make about a
+// hundred goroutines and timers, not one per stream. Buckets rather than one driver
+// goroutine keep pacing on a busy machine: when the operating system holds a thread
+// off the CPU, only the bucket running on it waits, and Go's scheduler runs the
+// other buckets (and fires their timers) on the threads that still run.
 const (
-	slotCount = 20
-	slotWidth = Period / slotCount
+	slotCount  = 20
+	slotWidth  = Period / slotCount
+	bucketSize = 16
 )
 
+// maxBehind is how late a bucket may run before it drops turns.
+const maxBehind = 5 * Period
+
 // task is what the scheduler ticks: a leg playing on its own, or a bridge sending on
-// all its legs. A task is ticked by one goroutine at a time.
+// all its legs.
 type task interface {
 	tick(w *worker, due time.Time)
 }
 
-// worker is the state of one goroutine ticking tasks: scratch buffers for mixing and
-// its share of the lateness histogram, so ticks neither allocate nor contend.
+// worker is the state of one goroutine ticking tasks: scratch buffers for mixing, so
+// ticks do not allocate, and the lateness histogram it counts into.
 type worker struct {
 	hist    *histogram
 	scratch mixScratch
 }
 
-// scheduler ticks every task of the engine from one goroutine driving a timer wheel;
-// a slot's tasks are shared with helper goroutines (one per spare CPU) when there are
-// enough of them to be worth waking a helper.
 type scheduler struct {
 	epoch time.Time
 
-	mu     sync.Mutex // guards changes to slots and counts
-	slots  [slotCount]atomic.Pointer[[]task]
+	mu     sync.Mutex // guards the fields below
+	phases [slotCount][]*bucket
 	counts [slotCount]int
+	where  map[task]*bucket
+	closed bool
 
 	hist    histogram
-	skipped atomic.Uint64 // slot turns dropped because the scheduler fell a period behind
+	skipped atomic.Uint64 // turns buckets dropped because they fell maxBehind
 
-	helpers []chan *slotJob
-	done    chan struct{}
-	stopped chan struct{}
-	stop    sync.Once
+	done chan struct{}
+	wg   sync.WaitGroup
 }
 
-// slotJob is one slot's tasks shared between the driver and its helpers: each takes
-// the next batch of tasks until none are left. The driver does not wait for the
-// helpers: on a busy machine a helper's thread may be held off the CPU, and the
-// driver then takes the rest of the work and goes on to the next slot on time.
-type slotJob struct {
-	tasks []task
-	due   time.Time
-	next  atomic.Int64
+// bucket is up to bucketSize tasks of one phase and the goroutine ticking them.
+type bucket struct {
+	phase int
+	n     int                    // tasks, under the scheduler's lock
+	tasks atomic.Pointer[[]task] // copied on change, so the goroutine reads it without a lock
+	stop  chan struct{}
 }
 
-// shareThreshold is how many tasks a slot must hold before helpers are woken: below
-// it the driver alone is faster than the hand-off.
-const (
-	shareThreshold = 16
-	batch          = 8
-)
-
-// maxBehind is how late the scheduler may run before it drops turns.
-const maxBehind = 5 * Period
-
-func newScheduler(workers int) *scheduler {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+func newScheduler() *scheduler {
+	return &scheduler{
+		epoch: time.Now().Truncate(Period),
+		where: map[task]*bucket{},
+		done:  make(chan struct{}),
 	}
-	s := &scheduler{
-		epoch:   time.Now().Truncate(slotWidth).Add(slotWidth),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
-	for i := range s.slots {
-		s.slots[i].Store(&[]task{})
-	}
-	driver := &worker{hist: &s.hist}
-	for range workers - 1 {
-		ch := make(chan *slotJob, 4)
-		s.helpers = append(s.helpers, ch)
-		go s.help(ch, &worker{hist: &s.hist})
-	}
-	go s.run(driver)
-	return s
 }
 
-// add puts t in the slot with the fewest tasks and returns that slot.
+// add gives t the phase with the fewest tasks and returns that phase.
 func (s *scheduler) add(t task) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,112 +90,121 @@ func (s *scheduler) add(t task) int {
 	return best
 }
 
-// addAt puts t in the given slot.
+// addAt gives t the phase slot.
 func (s *scheduler) addAt(t task, slot int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.insert(t, slot)
 }
 
-// insert and remove copy the slot's list, so the driver reads it without a lock.
-func (s *scheduler) insert(t task, slot int) {
-	old := *s.slots[slot].Load()
+func (s *scheduler) insert(t task, phase int) {
+	if s.closed {
+		return
+	}
+	var b *bucket
+	for _, c := range s.phases[phase] {
+		if c.n < bucketSize {
+			b = c
+			break
+		}
+	}
+	if b == nil {
+		b = &bucket{phase: phase, stop: make(chan struct{})}
+		b.tasks.Store(&[]task{})
+		s.phases[phase] = append(s.phases[phase], b)
+		s.wg.Add(1)
+		go s.run(b)
+	}
+	old := *b.tasks.Load()
 	list := make([]task, len(old), len(old)+1)
 	copy(list, old)
 	list = append(list, t)
-	s.slots[slot].Store(&list)
-	s.counts[slot]++
+	b.tasks.Store(&list)
+	b.n++
+	s.counts[phase]++
+	s.where[t] = b
 }
 
-func (s *scheduler) remove(t task, slot int) {
+func (s *scheduler) remove(t task, _ int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.slots[slot].Load()
-	for i, x := range old {
-		if x == t {
-			list := make([]task, 0, len(old)-1)
-			list = append(append(list, old[:i]...), old[i+1:]...)
-			s.slots[slot].Store(&list)
-			s.counts[slot]--
-			return
+	b := s.where[t]
+	if b == nil {
+		return
+	}
+	delete(s.where, t)
+	old := *b.tasks.Load()
+	list := make([]task, 0, len(old))
+	for _, x := range old {
+		if x != t {
+			list = append(list, x)
 		}
+	}
+	b.tasks.Store(&list)
+	b.n--
+	s.counts[b.phase]--
+	if b.n == 0 {
+		ps := s.phases[b.phase]
+		for i, c := range ps {
+			if c == b {
+				s.phases[b.phase] = append(ps[:i:i], ps[i+1:]...)
+				break
+			}
+		}
+		close(b.stop)
 	}
 }
 
-func (s *scheduler) run(w *worker) {
-	defer close(s.stopped)
-	defer func() {
-		for _, h := range s.helpers {
-			close(h)
-		}
-	}()
-	timer := time.NewTimer(time.Until(s.epoch))
+// run ticks a bucket's tasks at its phase of every turn.
+func (s *scheduler) run(b *bucket) {
+	defer s.wg.Done()
+	w := &worker{hist: &s.hist}
+	offset := time.Duration(b.phase) * slotWidth
+	n := int64(time.Since(s.epoch)/Period) + 1
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for n := int64(0); ; n++ {
-		due := s.epoch.Add(time.Duration(n) * slotWidth)
+	for ; ; n++ {
+		due := s.epoch.Add(time.Duration(n)*Period + offset)
 		if d := time.Until(due); d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
+			case <-b.stop:
+				return
 			case <-s.done:
 				return
-			}
-		} else {
-			select {
-			case <-s.done:
-				return
-			default:
 			}
 		}
-		// A scheduler a little behind (a busy machine) catches up, sending late rather
-		// than losing audio; one far behind (the process was stopped or starved) drops
-		// the turns it missed rather than sending them in a burst, and the streams'
-		// timestamps still advance with the clock.
+		select {
+		case <-b.stop:
+			return
+		default:
+		}
+		// A bucket a little behind (a busy machine) catches up, sending late rather
+		// than losing audio; one far behind (the process was stopped or starved)
+		// drops the turns it missed rather than sending them in a burst, and the
+		// streams' timestamps still advance with the clock.
 		if behind := time.Since(due); behind > maxBehind {
-			skip := int64(behind / slotWidth)
+			skip := int64(behind / Period)
 			s.skipped.Add(uint64(skip))
 			n += skip
-			due = s.epoch.Add(time.Duration(n) * slotWidth)
+			due = s.epoch.Add(time.Duration(n)*Period + offset)
 		}
-		tasks := *s.slots[n%slotCount].Load()
-		if len(tasks) < shareThreshold || len(s.helpers) == 0 {
-			for _, t := range tasks {
-				t.tick(w, due)
-			}
-			continue
-		}
-		job := &slotJob{tasks: tasks, due: due}
-		for _, h := range s.helpers {
-			select {
-			case h <- job:
-			default: // the helper is behind; it is not waited for
-			}
-		}
-		job.work(w)
-	}
-}
-
-// help runs until the driver closes jobs on its way out.
-func (s *scheduler) help(jobs chan *slotJob, w *worker) {
-	for job := range jobs {
-		job.work(w)
-	}
-}
-
-func (j *slotJob) work(w *worker) {
-	for {
-		end := int(j.next.Add(batch))
-		start := end - batch
-		if start >= len(j.tasks) {
-			return
-		}
-		for _, t := range j.tasks[start:min(end, len(j.tasks))] {
-			t.tick(w, j.due)
+		for _, t := range *b.tasks.Load() {
+			t.tick(w, due)
 		}
 	}
 }
 
+// close stops every bucket and waits for them.
 func (s *scheduler) close() {
-	s.stop.Do(func() { close(s.done) })
-	<-s.stopped
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	s.wg.Wait()
 }
