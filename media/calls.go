@@ -94,6 +94,8 @@ type call struct {
 	done chan struct{}
 	// delayed: the caller's INVITE had no offer; its answer comes in the ACK.
 	delayed bool
+	// origin is the o= line of the caller's (or outbound customer's) leg.
+	origin sdpOrigin
 	// out is the customer's leg of an outbound call (dlg is nil then), and
 	// outCancel stops it while it rings.
 	out       *sipgo.DialogClientSession
@@ -111,6 +113,7 @@ func (c *call) finish() {
 // agentLeg is the INVITE to an agent's phone for one offer, and once answered the
 // agent's side of the call.
 type agentLeg struct {
+	origin    sdpOrigin
 	agentID   string
 	attempt   int
 	dlg       *sipgo.DialogClientSession
@@ -223,7 +226,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := &call{s: s, id: callID, tenantID: num.TenantID, transport: req.Transport(), dlg: dlg, leg: leg, stream: stream,
-		from: callerOf(req), done: make(chan struct{}), delayed: delayed}
+		from: callerOf(req), done: make(chan struct{}), delayed: delayed, origin: sdpOrigin{local.SessionID, local.Version}}
 	s.callsMu.Lock()
 	if _, dup := s.calls[callID]; dup {
 		s.callsMu.Unlock()
@@ -316,26 +319,26 @@ func (s *Server) refuseSDP(req *sip.Request, tx sip.ServerTransaction, err error
 // onReInvite answers an INVITE within a dialog (a session refresh, or the caller's
 // hold) with the call's current description; its media may move.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	id, err := sip.DialogIDFromRequestUAS(req)
-	var c *call
-	if err == nil {
-		s.callsMu.Lock()
-		c = s.byDialog[id]
-		s.callsMu.Unlock()
-	}
-	if c == nil || c.dlg == nil || c.dlg.ID != id {
+	c, leg, origin := s.dialogLeg(req)
+	if c == nil {
 		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
-	local := sdp.Local{Addr: s.advertise, Port: int(c.leg.LocalAddr().Port()), SessionID: 1, Version: uint64(req.CSeq().SeqNo)}
 	if len(req.Body()) == 0 {
 		s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here", s.warning(sdp.WarnMisc, "an SDP offer is required"))
 		return
 	}
 	offer, err := sdp.Parse(req.Body())
-	var answer []byte
-	var stream sdp.Stream
+	var (
+		answer []byte
+		stream sdp.Stream
+	)
 	if err == nil {
+		c.mu.Lock()
+		// RFC 3264 §8: the same session, a new version of it.
+		origin.version++
+		local := sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: origin.id, Version: origin.version}
+		c.mu.Unlock()
 		answer, stream, err = sdp.Answer(offer, local)
 	}
 	if err != nil {
@@ -343,13 +346,49 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if stream.Remote.IsValid() {
-		c.leg.SetRemote(stream.Remote)
+		leg.SetRemote(stream.Remote)
 	}
 	res := sip.NewSDPResponseFromRequest(req, answer)
-	res.AppendHeader(&c.s.dialogUA(c.transport).ContactHDR)
+	res.AppendHeader(&c.s.dialogUA(req.Transport()).ContactHDR)
 	if err := tx.Respond(res); err != nil {
 		s.log.Warn("SIP re-INVITE answer not sent", "call_id", c.id, "error", err)
+		return
 	}
+	s.log.Info("SIP session changed by the peer", "call_id", c.id, "direction", string(stream.Direction))
+}
+
+// sdpOrigin is this host's o= line of one leg: its session ID and the version of
+// the last description it sent.
+type sdpOrigin struct{ id, version uint64 }
+
+// dialogLeg finds the call, RTP leg and SDP origin of the dialog an in-dialog
+// request belongs to: the caller's (this host answered it), or an agent's phone or
+// an outbound customer's (this host called them).
+func (s *Server) dialogLeg(req *sip.Request) (*call, *rtpengine.Leg, *sdpOrigin) {
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
+		s.callsMu.Lock()
+		c := s.byDialog[id]
+		s.callsMu.Unlock()
+		if c != nil && c.dlg != nil && c.dlg.ID == id {
+			return c, c.leg, &c.origin
+		}
+	}
+	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
+		s.callsMu.Lock()
+		c := s.byDialog[id]
+		s.callsMu.Unlock()
+		if c != nil {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if a := c.agent; a != nil && a.dlg.ID == id {
+				return c, a.leg, &a.origin
+			}
+			if c.out != nil && c.out.ID == id && c.leg != nil {
+				return c, c.leg, &c.origin
+			}
+		}
+	}
+	return nil, nil, nil
 }
 
 // onAck confirms an answered call's dialog; other ACKs need nothing.
@@ -705,19 +744,20 @@ func (s *Server) invitePhone(ctx context.Context, c *call, reg Registration, cal
 	if err != nil {
 		return nil, err
 	}
-	req := s.newInvite(target, reg.Transport, caller, leg)
+	req, origin := s.newInvite(target, reg.Transport, caller, leg)
 	req.SetDestination(reg.Source)
 	dlg, err := s.dialogUA(reg.Transport).WriteInvite(ctx, req)
 	if err != nil {
 		leg.Close()
 		return nil, err
 	}
-	return &agentLeg{dlg: dlg, leg: leg}, nil
+	return &agentLeg{dlg: dlg, leg: leg, origin: origin}, nil
 }
 
 // newInvite is an INVITE to target carrying the offer of leg, from caller.
-func (s *Server) newInvite(target sip.Uri, transport, caller string, leg *rtpengine.Leg) *sip.Request {
-	offer := sdp.Offer(sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: rand.Uint64() >> 1, Version: 1})
+func (s *Server) newInvite(target sip.Uri, transport, caller string, leg *rtpengine.Leg) (*sip.Request, sdpOrigin) {
+	origin := sdpOrigin{id: rand.Uint64() >> 1, version: 1}
+	offer := sdp.Offer(sdp.Local{Addr: s.advertise, Port: int(leg.LocalAddr().Port()), SessionID: origin.id, Version: origin.version})
 	req := sip.NewRequest(sip.INVITE, target)
 	req.SetTransport(transport)
 	if strings.EqualFold(transport, "UDP") {
@@ -735,7 +775,7 @@ func (s *Server) newInvite(target sip.Uri, transport, caller string, leg *rtpeng
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port}})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
-	return req
+	return req, origin
 }
 
 // sipUser keeps the characters a SIP URI's user part may carry unescaped.

@@ -193,11 +193,14 @@ type phone struct {
 	*peer
 	invites chan *sip.Request
 	byes    chan struct{}
+	// answered are the dialogs the phone answered.
+	answered chan *sipgo.DialogServerSession
 }
 
 func newPhone(t *testing.T, cs *callServer, status int) *phone {
 	t.Helper()
-	ph := &phone{peer: newBarePeer(t), invites: make(chan *sip.Request, 4), byes: make(chan struct{}, 4)}
+	ph := &phone{peer: newBarePeer(t), invites: make(chan *sip.Request, 4), byes: make(chan struct{}, 4),
+		answered: make(chan *sipgo.DialogServerSession, 4)}
 	dialogs := sipgo.NewDialogServerCache(ph.client, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1", Port: ph.port}})
 	ph.serve(t, func(srv *sipgo.Server) {
 		srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -222,7 +225,9 @@ func newPhone(t *testing.T, cs *callServer, status int) *phone {
 				t.Errorf("phone: %v", err)
 				return
 			}
-			_ = dlg.RespondSDP(body)
+			if dlg.RespondSDP(body) == nil {
+				ph.answered <- dlg
+			}
 		})
 		srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
 		srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -320,6 +325,43 @@ func TestInboundCallRingsAgentPhone(t *testing.T) {
 	if got := cs.ix.next(t); got != "answered "+cs.agent.agentID {
 		t.Fatalf("event %q", got)
 	}
+	// Hold from either side is a re-INVITE: answered within the dialog, as the same
+	// session in a new version.
+	holdOffer := func(port int) []byte {
+		return []byte(fmt.Sprintf("v=0\r\no=- 5 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+			"m=audio %d RTP/AVP 0\r\na=sendonly\r\n", port))
+	}
+	checkHold := func(who string, res *sip.Response, err error, origin string) {
+		t.Helper()
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s re-INVITE: %v %v", who, res, err)
+		}
+		body := string(res.Body())
+		if !strings.Contains(body, "a=recvonly") || !strings.HasPrefix(strings.SplitN(body, "\r\n", 3)[1], origin) {
+			t.Errorf("%s hold answered:\n%s", who, body)
+		}
+	}
+	firstOrigin := strings.SplitN(string(dlg.InviteResponse.Body()), "\r\n", 3)[1]
+	sessionID := strings.Fields(firstOrigin)[1]
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	reinvite := sip.NewRequest(sip.INVITE, dlg.InviteResponse.Contact().Address)
+	reinvite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	reinvite.SetBody(holdOffer(caller.port + 2))
+	res2, err := dlg.Do(hctx, reinvite)
+	checkHold("caller", res2, err, "o=switchboard "+sessionID+" 2 ")
+	var phoneDlg *sipgo.DialogServerSession
+	select {
+	case phoneDlg = <-ph.answered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answered phone dialog")
+	}
+	preinvite := sip.NewRequest(sip.INVITE, phoneDlg.InviteRequest.Contact().Address)
+	preinvite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	preinvite.SetBody(holdOffer(ph.port + 2))
+	res3, err := phoneDlg.Do(hctx, preinvite)
+	checkHold("phone", res3, err, "o=switchboard ")
+
 	// The same offer rung again (a retried activity) rings nothing more.
 	if res, _ := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: start.Media.CallID, TenantID: cs.agent.tenant.ID,
 		AgentID: cs.agent.agentID, Attempt: 1, RingUntil: time.Now().Add(10 * time.Second)}); res.Phones != 1 {

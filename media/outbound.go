@@ -128,7 +128,7 @@ func (s *Server) dialOut(c *call, in workflows.MediaDialRequest, reg Registratio
 		return
 	}
 	target := sip.Uri{Scheme: "sip", User: sipUser(in.To), Host: s.trunk.Addr().String(), Port: int(s.trunk.Port())}
-	req := s.newInvite(target, "UDP", in.From, leg)
+	req, origin := s.newInvite(target, "UDP", in.From, leg)
 	ansCtx, cancelAns := context.WithTimeout(context.Background(), customerAnswer)
 	defer cancelAns()
 	dlg, err := s.dialogUA("UDP").WriteInvite(ansCtx, req)
@@ -144,7 +144,7 @@ func (s *Server) dialOut(c *call, in workflows.MediaDialRequest, reg Registratio
 		leg.Close()
 		return
 	}
-	c.leg, c.out, c.outCancel = leg, dlg, cancelAns
+	c.leg, c.out, c.outCancel, c.origin = leg, dlg, cancelAns, origin
 	c.mu.Unlock()
 	s.log.Info("SIP calling the customer", "call_id", c.id, "interaction_id", in.InteractionID, "trunk", s.trunk.String())
 	err = dlg.WaitAnswer(ansCtx, sipgo.AnswerOptions{})
