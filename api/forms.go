@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -202,4 +203,35 @@ func (s *Server) setFormValues(c echo.Context) error {
 		return err
 	}
 	return s.updateInteraction(c, workflows.FormValuesUpdate, workflows.FormValuesInput{Actor: actingAs(c), Values: values})
+}
+
+// checkEndForm refuses an agent's end of a digital conversation they hold — which
+// closes it — while a mandatory field of its form shows and is empty, as a close
+// through the conversation status is refused. The customer leaving, supervisors and
+// the system's closes are not held back.
+func (s *Server) checkEndForm(c echo.Context) error {
+	p := principal(c)
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	if uuid.Validate(id) != nil {
+		return nil // the update answers 404
+	}
+	in, ok := s.findInteraction(ctx, p.TenantID, id)
+	if !ok || in.ConversationStatus == "" || !in.Status.Held() || in.AgentID != p.UserID {
+		return nil
+	}
+	f, err := s.store.InteractionForm(ctx, p.TenantID, id, in.FormID)
+	if err != nil || len(f.Missing) == 0 {
+		return err
+	}
+	names := make([]string, len(f.Missing))
+	for i, m := range f.Missing {
+		names[i] = fmt.Sprintf("%q", m.Name)
+	}
+	what := "mandatory field " + names[0] + " is"
+	if len(names) > 1 {
+		what = "mandatory fields " + strings.Join(names, ", ") + " are"
+	}
+	return &Error{Status: http.StatusConflict, Code: CodeFormIncomplete, Field: "values." + f.Missing[0].FieldID,
+		Message: fmt.Sprintf("the conversation cannot be closed: %s empty on form %q", what, f.Form.Name)}
 }

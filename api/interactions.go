@@ -560,6 +560,9 @@ func (s *Server) endInteraction(c echo.Context) error {
 	end := workflows.EndInput{TenantID: p.TenantID, ActorID: p.UserID, Reason: in.Reason}
 	if p.Role == pgstore.RoleAgent {
 		end.AgentID = p.UserID
+		if err := s.checkEndForm(c); err != nil {
+			return err
+		}
 	}
 	return s.updateInteraction(c, workflows.EndUpdate, end)
 }

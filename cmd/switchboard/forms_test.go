@@ -156,8 +156,10 @@ func TestMandatoryFieldsBlockSolvedEndToEnd(t *testing.T) {
 	if !strings.Contains(string(e.body), `mandatory field \"Reason\" is empty`) {
 		t.Errorf("refusal %s", e.body)
 	}
-	if v := s.call(t, "GET", path, d.anaKey, nil, 200); v["conversationStatus"] != "open" {
-		t.Errorf("a refused solve changed the status to %v", v["conversationStatus"])
+	// Ending the chat closes it: refused to its agent too.
+	s.wantError(t, "POST", path+"/end", d.anaKey, nil, 409, "form_incomplete", "values."+reason)
+	if v := s.call(t, "GET", path, d.anaKey, nil, 200); v["conversationStatus"] != "open" || v["status"] != "connected" {
+		t.Errorf("a refused solve or end changed the chat: %v / %v", v["status"], v["conversationStatus"])
 	}
 
 	// Returns makes the order number show, mandatory.
