@@ -270,6 +270,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// The answer is retransmitted until the caller's ACK, which it waits for.
 	answered := time.Now()
 	if err := dlg.RespondSDP(answer); err != nil || time.Since(answered) >= ackTimeout-time.Second {
+		if c.isEnded() {
+			return // the caller's BYE overtook its ACK: the call is over already
+		}
 		// No ACK: the answer could not be sent, or it went unacknowledged for
 		// 64*T1, after which the session is to be ended (RFC 3261 §13.3.1.4).
 		s.log.Warn("SIP answer not acknowledged; the call is hung up", "call_id", callID, "error", err)
