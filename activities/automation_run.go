@@ -77,7 +77,9 @@ func (a *Activities) BeginAutomationRun(ctx context.Context, in RuleRunRequest) 
 		return RuleRunPlan{}, err
 	}
 	status, detail := pgstore.RunRunning, ""
-	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, "")
+	needs := automation.NeedsOf(rule.Conditions)
+	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, pgstore.ContextOptions{
+		Activity: needs.Activity || in.TimeTrigger, Customer: needs.Customer, Forms: needs.Forms})
 	if errors.Is(err, pgstore.ErrNotFound) {
 		return RuleRunPlan{Status: pgstore.RunSkipped, Detail: "the conversation is gone"}, nil
 	}
@@ -95,7 +97,7 @@ func (a *Activities) BeginAutomationRun(ctx context.Context, in RuleRunRequest) 
 	case in.TimeTrigger && !automation.StillDue(in.Trigger, conv, cc.LastWriter):
 		status, detail = pgstore.RunSkipped, "the conversation changed before the period ended"
 	default:
-		facts, err := au.facts(ctx, cc)
+		facts, err := au.facts(ctx, cc, needs)
 		if err != nil {
 			return RuleRunPlan{}, err
 		}
@@ -233,7 +235,7 @@ func (a *Activities) FailAutomationAction(ctx context.Context, in ActionFailure)
 // doAction does the action: its detail for the log, or why it failed.
 func (a *Activities) doAction(ctx context.Context, in ActionRequest) (map[string]any, error) {
 	au := a.Automations
-	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, "")
+	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, pgstore.FullContext())
 	if errors.Is(err, pgstore.ErrNotFound) {
 		return nil, failed("the conversation is gone")
 	}
@@ -259,6 +261,9 @@ func (a *Activities) doAction(ctx context.Context, in ActionRequest) (map[string
 		change.Kind, change.MessageID, change.Body = ChangeMessage, uuid.NewSHA1(uuid.NameSpaceURL, []byte("automation-message/"+in.key())).String(), body
 		return au.change(ctx, cc, in.key(), change, map[string]any{"messageId": change.MessageID, "channel": cc.Interaction.Source, "length": utf8.RuneCountInString(body)})
 	case automation.ActionSetStatus:
+		if cc.Interaction.ConversationStatus == pgstore.ConversationSolved {
+			return map[string]any{"status": "solved"}, &actionSkip{msg: "the conversation is already solved"}
+		}
 		change.Kind, change.Status = ChangeStatus, pgstore.ConversationSolved
 		return au.change(ctx, cc, in.key(), change, map[string]any{"status": "solved"})
 	case automation.ActionClose:
@@ -271,6 +276,9 @@ func (a *Activities) doAction(ctx context.Context, in ActionRequest) (map[string
 		p, err := routing.ParsePriority(act.Priority)
 		if err != nil {
 			return nil, failed("%v", err)
+		}
+		if cc.Interaction.Priority == p {
+			return map[string]any{"priority": act.Priority}, &actionSkip{msg: "the conversation already has this priority"}
 		}
 		change.Kind, change.Priority = ChangePriority, &p
 		return au.change(ctx, cc, in.key(), change, map[string]any{"priority": act.Priority})
@@ -290,6 +298,13 @@ func (a *Activities) doAction(ctx context.Context, in ActionRequest) (map[string
 			change.AddTags = names
 		} else {
 			change.RemoveTags = act.Tags
+		}
+		// What the read model shows done already needs no change of the workflow.
+		has := func(tag string) bool {
+			return slices.ContainsFunc(cc.Interaction.Tags, func(t string) bool { return strings.EqualFold(t, tag) })
+		}
+		if !slices.ContainsFunc(change.AddTags, func(t string) bool { return !has(t) }) && !slices.ContainsFunc(change.RemoveTags, has) {
+			return map[string]any{"tags": act.Tags}, &actionSkip{msg: "the conversation's tags were already so"}
 		}
 		return au.change(ctx, cc, in.key(), change, map[string]any{"tags": act.Tags})
 	case automation.ActionPopulateForm:
@@ -400,8 +415,9 @@ func (au *Automations) change(ctx context.Context, cc pgstore.ConversationContex
 	return detail, nil
 }
 
-// facts are what conditions see of the conversation now.
-func (au *Automations) facts(ctx context.Context, cc pgstore.ConversationContext) (automation.Facts, error) {
+// facts are what conditions see of the conversation now (of what needs asks for,
+// the presence and the sender; the rest as cc has it).
+func (au *Automations) facts(ctx context.Context, cc pgstore.ConversationContext, needs automation.Needs) (automation.Facts, error) {
 	ix := cc.Interaction
 	f := automation.Facts{
 		QueueID: ix.QueueID, Direction: string(ix.Direction), Tags: ix.Tags, Status: conversationStatus(ix.ConversationStatus),
@@ -436,7 +452,7 @@ func (au *Automations) facts(ctx context.Context, cc pgstore.ConversationContext
 			}
 		}
 	}
-	if ix.AgentID != "" {
+	if ix.AgentID != "" && needs.AgentStatus {
 		f.AgentStatus = automation.AgentOffline
 		if au.Presence != nil {
 			p, err := au.Presence.Get(ctx, ix.TenantID, ix.AgentID)
@@ -455,7 +471,7 @@ func (au *Automations) facts(ctx context.Context, cc pgstore.ConversationContext
 			}
 		}
 	}
-	if business := businessAddress(ix); business != "" && ix.Source != "" {
+	if business := businessAddress(ix); business != "" && ix.Source != "" && needs.Sender {
 		s, err := au.Store.SenderFor(ctx, ix.TenantID, ix.Source, business)
 		switch {
 		case err == nil:

@@ -149,7 +149,7 @@ func TestCallAPIAction(t *testing.T) {
 	if len(rcv.got) != 5 {
 		t.Fatalf("%d requests, want 5", len(rcv.got))
 	}
-	cc, _ := store.ConversationContext(testContext(t), f.tenantID, f.chat.ID, "")
+	cc, _ := store.ConversationContext(testContext(t), f.tenantID, f.chat.ID, pgstore.FullContext())
 	for i, r := range rcv.got {
 		if r.URL.Path != "/hook/"+itoa(cc.ShortID) || r.URL.Query().Get("plan") != "gold" || r.Header.Get("Authorization") != "Bearer t0k" ||
 			r.Header.Get("X-Customer") != "Ana Horvat" || r.Header.Get("Idempotency-Key") != plan.RunID+"/"+itoa(int64(i)) {

@@ -386,10 +386,33 @@ func (au *Automations) Dispatch(ctx context.Context, ev events.Event, e Interact
 		}
 	}
 	survey := t.survey.Enabled && c.event.Type == automation.TriggerStatusChanged && c.event.StatusTo == automation.StatusSolved
-	if len(candidates) == 0 && len(timed) == 0 && !survey {
+	var matching []pgstore.Automation
+	var needs automation.Needs
+	for _, r := range candidates {
+		if r.Matches(c.event) {
+			matching = append(matching, r)
+			needs.Add(automation.NeedsOf(r.Conditions))
+		}
+	}
+	// A message matters to the periods that count who wrote last, to the rules
+	// watching for a change of channel, and to the rules it triggers.
+	messageMatters := len(matching) > 0
+	for _, r := range t.rules {
+		for _, tr := range r.Triggers {
+			switch tr.Type {
+			case automation.TriggerCustomerNotReplied, automation.TriggerAgentNotReplied, automation.TriggerChannelChanged:
+				messageMatters = true
+			}
+		}
+	}
+	if len(matching) == 0 && len(timed) == 0 && !survey && (c.messageID == "" || !messageMatters) {
 		return nil
 	}
-	cc, err := au.Store.ConversationContext(ctx, ev.TenantID, e.InteractionID, c.messageID)
+	opts := pgstore.ContextOptions{Activity: needs.Activity, Customer: needs.Customer, Forms: needs.Forms}
+	if messageMatters {
+		opts.MessageID = c.messageID
+	}
+	cc, err := au.Store.ConversationContext(ctx, ev.TenantID, e.InteractionID, opts)
 	if errors.Is(err, pgstore.ErrNotFound) {
 		return nil // not written yet: nothing about it to automate
 	}
@@ -424,17 +447,10 @@ func (au *Automations) Dispatch(ctx context.Context, ev events.Event, e Interact
 	if err := au.armTimers(ctx, cl, ev, e, c, depth, timed); err != nil {
 		return err
 	}
-	if len(candidates) == 0 {
+	if len(matching) == 0 {
 		return nil
 	}
-	var matching []pgstore.Automation
-	for _, r := range candidates {
-		if r.Matches(c.event) {
-			matching = append(matching, r)
-		}
-	}
-	data := eventData(cc, e)
-	return au.startRun(ctx, cl, ev, cc, c.event, matching, depth, data)
+	return au.startRun(ctx, cl, ev, cc, c.event, matching, needs, depth, eventData(cc, e))
 }
 
 // eventData are the event's own placeholder values.
@@ -451,11 +467,14 @@ func eventData(cc pgstore.ConversationContext, e InteractionEvent) map[string]st
 	return data
 }
 
-// startRun starts the run of the rules that match, from the first whose conditions
-// hold now (those before it would act on nothing that changes before their turn);
-// too deep a chain is logged as stopped instead.
+// startRun starts the run of the rules that match. It begins with the first whose
+// conditions hold now: those before it would act on a conversation nothing changes
+// before their turn. After it come the rules whose conditions hold, and those whose
+// conditions look at what the actions of a rule before them may change (a tag it
+// applies, the status it sets): the run evaluates each again at its turn. Too deep a
+// chain is logged as stopped instead.
 func (au *Automations) startRun(ctx context.Context, cl client.Client, ev events.Event, cc pgstore.ConversationContext,
-	event automation.Event, matching []pgstore.Automation, depth int, data map[string]string) error {
+	event automation.Event, matching []pgstore.Automation, needs automation.Needs, depth int, data map[string]string) error {
 	if len(matching) == 0 || !automatable(cc.Interaction) {
 		return nil
 	}
@@ -469,23 +488,23 @@ func (au *Automations) startRun(ctx context.Context, cl client.Client, ev events
 		}
 		return nil
 	}
-	facts, err := au.facts(ctx, cc)
+	facts, err := au.facts(ctx, cc, needs)
 	if err != nil {
 		return err
 	}
-	first := -1
-	for i, r := range matching {
-		if ok, _ := automation.Evaluate(r.Conditions, facts); ok {
-			first = i
-			break
+	var ids, affected []string
+	for _, r := range matching {
+		holds, _ := automation.Evaluate(r.Conditions, facts)
+		if !holds && (len(ids) == 0 || !automation.Uses(r.Conditions, affected)) {
+			continue
+		}
+		ids = append(ids, r.ID)
+		for _, a := range r.Actions {
+			affected = append(affected, a.Affects()...)
 		}
 	}
-	if first < 0 {
+	if len(ids) == 0 {
 		return nil
-	}
-	ids := make([]string, 0, len(matching)-first)
-	for _, r := range matching[first:] {
-		ids = append(ids, r.ID)
 	}
 	return StartAutomationRun(ctx, cl, AutomationRunInput{TenantID: ev.TenantID, InteractionID: cc.Interaction.ID, EventKey: ev.Key,
 		EventType: ev.Type, Event: event, RuleIDs: ids, Depth: depth, Data: data})
@@ -502,14 +521,24 @@ func (au *Automations) dispatchChannelChange(ctx context.Context, ev events.Even
 	}
 	event := automation.Event{Type: automation.TriggerChannelChanged, ChannelFrom: from, ChannelTo: to}
 	var matching []pgstore.Automation
+	var needs automation.Needs
 	for _, r := range rules {
 		if (cause == nil || r.ID != cause.RuleID) && r.Matches(event) {
 			matching = append(matching, r)
+			needs.Add(automation.NeedsOf(r.Conditions))
 		}
+	}
+	if len(matching) == 0 {
+		return nil
+	}
+	full, err := au.Store.ConversationContext(ctx, ev.TenantID, cc.Interaction.ID, pgstore.ContextOptions{MessageID: cc.Message.ID,
+		Activity: needs.Activity, Customer: needs.Customer, Forms: needs.Forms})
+	if err != nil {
+		return err
 	}
 	sub := ev
 	sub.Key = ev.Key + "/channelChanged"
-	return au.startRun(ctx, au.client(ctx), sub, cc, event, matching, depth, nil)
+	return au.startRun(ctx, au.client(ctx), sub, full, event, matching, needs, depth, nil)
 }
 
 // automatable: rules run on conversations that are not over.

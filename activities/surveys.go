@@ -52,7 +52,7 @@ func (a *Activities) SendSurvey(ctx context.Context, in SurveyRequest) (SurveyRe
 // survey than the tenant's minimum interval. The message goes to the transcript as
 // the system's; a channel's refusal marks the survey failed.
 func (a *Activities) sendSurvey(ctx context.Context, in SurveyRequest) (SurveyResult, error) {
-	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, "")
+	cc, err := a.Store.ConversationContext(ctx, in.TenantID, in.InteractionID, pgstore.ContextOptions{Customer: true})
 	if errors.Is(err, pgstore.ErrNotFound) {
 		return SurveyResult{Status: SurveySkipped, Reason: "the conversation is gone"}, nil
 	}

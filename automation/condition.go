@@ -288,3 +288,94 @@ func digits(s string) string {
 		return -1
 	}, s)
 }
+
+// Needs says which facts of a conversation conditions look at beyond the
+// interaction itself, so that what none looks at is not read.
+type Needs struct {
+	// Activity: the channels it went over and when its agent last changed it.
+	Activity bool
+	// Message: the event's own message (is it the first).
+	Message bool
+	// AgentStatus: the assigned agent's presence.
+	AgentStatus bool
+	// Sender: the channel sender it goes through.
+	Sender bool
+	// Customer: the linked customer record.
+	Customer bool
+	// Forms: its form values.
+	Forms bool
+}
+
+// Add makes n need what o needs too.
+func (n *Needs) Add(o Needs) {
+	n.Activity = n.Activity || o.Activity
+	n.Message = n.Message || o.Message
+	n.AgentStatus = n.AgentStatus || o.AgentStatus
+	n.Sender = n.Sender || o.Sender
+	n.Customer = n.Customer || o.Customer
+	n.Forms = n.Forms || o.Forms
+}
+
+// NeedsOf answers what the conditions look at.
+func NeedsOf(groups []ConditionGroup) Needs {
+	var n Needs
+	for _, g := range groups {
+		for _, c := range g.AnyOf {
+			switch c.Attribute {
+			case AttrChannel, AttrHoursSinceAssigneeUpdated:
+				n.Activity = true
+			case AttrMessage:
+				n.Message = true
+			case AttrAgentStatus:
+				n.AgentStatus = true
+			case AttrSender:
+				n.Sender = true
+			case AttrCustomerContact, AttrPeopleTag, AttrPersonCountry, AttrCompany, AttrCompanySegment, AttrCompanyTag,
+				AttrCompanyCountry, AttrCompanyRegion, AttrCompanyAccountManager, AttrCompanyStage, AttrCompanyIndustry,
+				AttrCompanyVATNumber, AttrCompanyNotes, AttrCompanyDomains, AttrCompanyAttribute:
+				n.Customer = true
+			case AttrFormField:
+				n.Forms = true
+			}
+		}
+	}
+	return n
+}
+
+// Everything needs every fact.
+var Everything = Needs{Activity: true, Message: true, AgentStatus: true, Sender: true, Customer: true, Forms: true}
+
+// Affects lists the condition attributes an action may change, directly or (a Call
+// API to a system that updates the customer) through others: a rule later in the
+// list whose conditions did not hold may hold after it.
+func (a Action) Affects() []string {
+	switch a.Type {
+	case ActionApplyTags, ActionRemoveTags:
+		return []string{AttrTag}
+	case ActionSetStatus, ActionClose:
+		return []string{AttrStatus}
+	case ActionUnassignAgent:
+		return []string{AttrAgent, AttrAgentStatus, AttrHoursSinceAssigneeUpdated}
+	case ActionPopulateForm:
+		return []string{AttrFormField}
+	case ActionSendMessage:
+		return []string{AttrChannel}
+	case ActionCallAPI:
+		return []string{AttrCustomerContact, AttrPeopleTag, AttrPersonCountry, AttrCompany, AttrCompanySegment, AttrCompanyTag,
+			AttrCompanyCountry, AttrCompanyRegion, AttrCompanyAccountManager, AttrCompanyStage, AttrCompanyIndustry,
+			AttrCompanyVATNumber, AttrCompanyNotes, AttrCompanyDomains, AttrCompanyAttribute}
+	}
+	return nil
+}
+
+// Uses reports whether any condition of the groups looks at one of attrs.
+func Uses(groups []ConditionGroup, attrs []string) bool {
+	for _, g := range groups {
+		for _, c := range g.AnyOf {
+			if slices.Contains(attrs, c.Attribute) {
+				return true
+			}
+		}
+	}
+	return false
+}

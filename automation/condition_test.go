@@ -263,3 +263,51 @@ func TestPlaceholders(t *testing.T) {
 		t.Error("message limits")
 	}
 }
+
+func TestNeedsAndAffects(t *testing.T) {
+	g := func(c ...automation.Condition) automation.ConditionGroup { return automation.ConditionGroup{AnyOf: c} }
+	cases := []struct {
+		groups []automation.ConditionGroup
+		want   automation.Needs
+	}{
+		{nil, automation.Needs{}},
+		{[]automation.ConditionGroup{g(cond("tag", "isInList", "a"), cond("queue", "isInList", queueA))}, automation.Needs{}},
+		{[]automation.ConditionGroup{g(cond("channel", "is", "sms")), g(cond("personCountry", "isInList", "HR"))}, automation.Needs{Activity: true, Customer: true}},
+		{[]automation.ConditionGroup{g(cond("agentStatus", "isInList", "busy"), cond("sender", "isInList", queueA)), g(cond("message", "is", "first"))},
+			automation.Needs{AgentStatus: true, Sender: true, Message: true}},
+		{[]automation.ConditionGroup{g(automation.Condition{Attribute: "formField", Field: fieldA, Operator: "is", Values: []string{"x"}}),
+			g(cond("hoursSinceAssigneeUpdated", "greaterThan", "6"))}, automation.Needs{Forms: true, Activity: true}},
+	}
+	for i, c := range cases {
+		if got := automation.NeedsOf(c.groups); got != c.want {
+			t.Errorf("case %d: %+v, want %+v", i, got, c.want)
+		}
+	}
+	var n automation.Needs
+	n.Add(automation.Needs{Customer: true})
+	n.Add(automation.Needs{Forms: true})
+	if n != (automation.Needs{Customer: true, Forms: true}) {
+		t.Errorf("add: %+v", n)
+	}
+	tagged := []automation.ConditionGroup{g(cond("tag", "isInList", "vip"))}
+	for _, c := range []struct {
+		action automation.Action
+		uses   bool
+	}{
+		{automation.Action{Type: automation.ActionApplyTags}, true},
+		{automation.Action{Type: automation.ActionRemoveTags}, true},
+		{automation.Action{Type: automation.ActionSetPriority}, false},
+		{automation.Action{Type: automation.ActionSendSurvey}, false},
+		{automation.Action{Type: automation.ActionSetStatus}, false},
+	} {
+		if got := automation.Uses(tagged, c.action.Affects()); got != c.uses {
+			t.Errorf("%s affects a tag condition: %v", c.action.Type, got)
+		}
+	}
+	if !automation.Uses([]automation.ConditionGroup{g(cond("status", "isInList", "solved"))}, automation.Action{Type: automation.ActionSetStatus}.Affects()) {
+		t.Error("setStatus does not affect a status condition")
+	}
+	if !automation.Uses([]automation.ConditionGroup{g(cond("company", "isInList", "Acme"))}, automation.Action{Type: automation.ActionCallAPI}.Affects()) {
+		t.Error("a Call API does not affect company conditions")
+	}
+}

@@ -55,17 +55,81 @@ func writerOf(kind string) string {
 	return ""
 }
 
-// ConversationContext loads an interaction's context for automations; messageID,
-// when set, names the message of the event.
-func (s *Store) ConversationContext(ctx context.Context, tenantID, interactionID, messageID string) (ConversationContext, error) {
+// ContextOptions say which parts of a conversation's context to read beyond the
+// interaction: what no rule looks at is not read.
+type ContextOptions struct {
+	// MessageID names the event's message, read with its writer's predecessor.
+	MessageID string
+	// Activity: the short ID, the last writer, the channels, the agent's last change.
+	Activity bool
+	// Customer: the linked customer record.
+	Customer bool
+	// Agent: the assigned agent's name and e-mail.
+	Agent bool
+	// Forms: the form values.
+	Forms bool
+}
+
+// FullContext reads every part.
+func FullContext() ContextOptions {
+	return ContextOptions{Activity: true, Customer: true, Agent: true, Forms: true}
+}
+
+// ConversationContext loads an interaction's context for automations, the parts opts
+// asks for.
+func (s *Store) ConversationContext(ctx context.Context, tenantID, interactionID string, opts ContextOptions) (ConversationContext, error) {
 	var out ConversationContext
 	ix, err := s.GetInteraction(ctx, tenantID, interactionID)
 	if err != nil {
 		return out, err
 	}
 	out.Interaction = ix
+	if ix.Source != "" {
+		out.SubChannels = []string{ix.Source}
+	} else if ix.Channel == routing.Voice {
+		out.SubChannels = []string{"voice"}
+	}
+	if opts.Activity {
+		if err := s.activity(ctx, &out); err != nil {
+			return out, err
+		}
+	}
+	if opts.Forms {
+		if out.FormValues, err = s.formValuesText(ctx, tenantID, interactionID); err != nil {
+			return out, err
+		}
+	}
+	if opts.Customer && ix.CustomerID != "" {
+		c, err := s.FindCustomer(ctx, tenantID, ix.CustomerID)
+		switch {
+		case err == nil:
+			out.Customer = &c
+		case !errors.Is(err, ErrNotFound):
+			return out, err
+		}
+	}
+	if opts.Agent && ix.AgentID != "" {
+		if u, err := s.GetUser(ctx, tenantID, ix.AgentID); err == nil {
+			out.AgentName, out.AgentEmail = u.Name, u.Email
+		} else if !errors.Is(err, ErrNotFound) {
+			return out, err
+		}
+	}
+	if opts.MessageID != "" && isUUID(opts.MessageID) {
+		if err := s.eventMessage(ctx, &out, opts.MessageID); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// activity reads the short ID, the last writer, the channels and the agent's last
+// change.
+func (s *Store) activity(ctx context.Context, out *ConversationContext) error {
+	ix := out.Interaction
 	var lastKind *string
-	err = s.pool.QueryRow(ctx, `
+	var subs []string
+	err := s.pool.QueryRow(ctx, `
 		SELECT i.short_id,
 			(SELECT sender_kind FROM interaction_messages m WHERE m.tenant_id = i.tenant_id AND m.interaction_id = i.id
 				AND sender_kind IN ('customer', 'agent') ORDER BY seq DESC LIMIT 1),
@@ -75,45 +139,32 @@ func (s *Store) ConversationContext(ctx context.Context, tenantID, interactionID
 				WHERE m.tenant_id = i.tenant_id AND m.interaction_id = i.id),
 			(SELECT max(e.at) FROM interaction_events e WHERE e.tenant_id = i.tenant_id AND e.interaction_id = i.id
 				AND i.agent_id IS NOT NULL AND e.actor_id = i.agent_id)
-		FROM interactions i WHERE i.tenant_id = $1 AND i.id = $2`, tenantID, interactionID).Scan(
-		&out.ShortID, &lastKind, &out.LastInboundAt, &out.SubChannels, &out.AssigneeUpdatedAt)
+		FROM interactions i WHERE i.tenant_id = $1 AND i.id = $2`, ix.TenantID, ix.ID).Scan(
+		&out.ShortID, &lastKind, &out.LastInboundAt, &subs, &out.AssigneeUpdatedAt)
 	if err != nil {
-		return out, translate(err, "interaction")
+		return translate(err, "interaction")
 	}
 	if lastKind != nil {
 		out.LastWriter = writerOf(*lastKind)
 	}
-	if ix.Source != "" {
-		out.SubChannels = appendNew(out.SubChannels, ix.Source)
-	} else if ix.Channel == routing.Voice {
-		out.SubChannels = appendNew(out.SubChannels, "voice")
+	for _, sub := range subs {
+		out.SubChannels = appendNew(out.SubChannels, sub)
 	}
-	if out.FormValues, err = s.formValuesText(ctx, tenantID, interactionID); err != nil {
-		return out, err
-	}
-	if ix.CustomerID != "" {
-		c, err := s.FindCustomer(ctx, tenantID, ix.CustomerID)
-		switch {
-		case err == nil:
-			out.Customer = &c
-		case !errors.Is(err, ErrNotFound):
-			return out, err
-		}
-	}
-	if ix.AgentID != "" {
-		if u, err := s.GetUser(ctx, tenantID, ix.AgentID); err == nil {
-			out.AgentName, out.AgentEmail = u.Name, u.Email
-		} else if !errors.Is(err, ErrNotFound) {
-			return out, err
-		}
-	}
-	if messageID != "" && isUUID(messageID) {
+	return nil
+}
+
+// eventMessage reads the event's message, the writer before it and the channels
+// before it.
+func (s *Store) eventMessage(ctx context.Context, out *ConversationContext, messageID string) error {
+	ix := out.Interaction
+	tenantID, interactionID := ix.TenantID, ix.ID
+	{
 		m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM interaction_messages
 			WHERE tenant_id = $1 AND interaction_id = $2 AND id = $3`, tenantID, interactionID, messageID))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
-			return out, err
+			return err
 		default:
 			out.Message = &m
 			var prev *string
@@ -126,7 +177,7 @@ func (s *Store) ConversationContext(ctx context.Context, tenantID, interactionID
 						JOIN channel_senders cs ON cs.tenant_id = m.tenant_id AND cs.id = m.channel_sender_id
 						WHERE m.tenant_id = $1 AND m.interaction_id = $2 AND m.seq < $3)`,
 				tenantID, interactionID, m.Seq, nullUUID(m.ChannelSenderID)).Scan(&prev, &sub, &out.PreviousSubChannels); err != nil {
-				return out, err
+				return err
 			}
 			if prev != nil {
 				out.PreviousWriter = writerOf(*prev)
@@ -140,7 +191,7 @@ func (s *Store) ConversationContext(ctx context.Context, tenantID, interactionID
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // formValuesText reads an interaction's form values as text: a string as it is, a
