@@ -284,6 +284,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.log.Info("SIP call answered", "call_id", callID, "tenant_id", num.TenantID, "interaction_id", id, "number", num.Number,
 		"from", c.from, "law", stream.Law.String(), "rtp", leg.LocalAddr().String())
+	s.async.Add(1)
+	go func() {
+		defer s.async.Done()
+		s.playWaiting(c)
+	}()
 }
 
 func isSDP(contentType string) bool {

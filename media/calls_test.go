@@ -106,7 +106,7 @@ func startCallServer(t *testing.T, opts ...func(*media.Config)) *callServer {
 	}
 	t.Cleanup(func() { engine.Close() })
 	ix := newFakeInteractions()
-	cfg := media.Config{Engine: engine, Interactions: ix}
+	cfg := media.Config{Engine: engine, Interactions: ix, Waiting: noWaiting{}}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -88,6 +88,11 @@ type Config struct {
 	// them INVITE is refused like any unknown method.
 	Engine       *rtpengine.Engine
 	Interactions Interactions
+	// Waiting and Speech play answered calls' waiting treatment (their number's
+	// voice waiting strategy); nil Waiting: callers wait in silence; nil Speech:
+	// text-to-speech parts are not played.
+	Waiting WaitingMedia
+	Speech  Speech
 	// Trunk is the carrier's SIP address outbound calls go to (over UDP); invalid:
 	// outbound calls fail.
 	Trunk netip.AddrPort
@@ -137,6 +142,8 @@ type Server struct {
 	ix        Interactions
 	advertise netip.Addr
 	trunk     netip.AddrPort
+	waiting   WaitingMedia
+	speech    Speech
 	port      int
 	client    *sipgo.Client
 	callsMu   sync.Mutex
@@ -219,7 +226,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.nonces, err = newNonces(); err != nil {
 		return nil, err
 	}
-	s.engine, s.ix, s.trunk = cfg.Engine, cfg.Interactions, cfg.Trunk
+	s.engine, s.ix, s.trunk, s.waiting, s.speech = cfg.Engine, cfg.Interactions, cfg.Trunk, cfg.Waiting, cfg.Speech
 	s.advertise, s.port = advertiseAddr(cfg.AdvertiseIP, addr), portOf(addr)
 	s.calls, s.byDialog = map[string]*call{}, map[string]*call{}
 

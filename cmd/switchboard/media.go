@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -11,6 +13,7 @@ import (
 	"switchboard/api"
 	"switchboard/media"
 	"switchboard/media/rtpengine"
+	"switchboard/tts"
 	"switchboard/workflows"
 )
 
@@ -31,12 +34,22 @@ func (s *stack) mediaServer(cfg *config) (*media.Server, func(), error) {
 	sip, err := media.NewServer(media.Config{Addr: cfg.SIPAddr, Logger: s.logger, Directory: s.store,
 		Registrations: media.NewRegistrations(s.redis), Host: cfg.MediaHost, DefaultTenant: cfg.SIPDefaultTenant,
 		Limits: media.Limits{Trusted: cfg.SIPTrusted}, DigestAlgorithms: strings.Split(cfg.SIPDigestText, ","),
-		Engine: engine, Interactions: ix, AdvertiseIP: cfg.SIPAdvertise, Trunk: cfg.SIPTrunk})
+		Engine: engine, Interactions: ix, AdvertiseIP: cfg.SIPAdvertise, Trunk: cfg.SIPTrunk,
+		Waiting: s.store, Speech: &tts.Cache{Engine: tts.Espeak{}, Dir: speechDir(s.ttsDir)}})
 	if err != nil {
 		engine.Close()
 		return nil, nil, err
 	}
 	return sip, func() { engine.Close() }, nil
+}
+
+// speechDir is where rendered speech is cached: the data directory's, else the
+// system's temporary directory, as the API does.
+func speechDir(dir string) string {
+	if dir == "" {
+		return filepath.Join(os.TempDir(), "switchboard-tts")
+	}
+	return dir
 }
 
 // phoneHost finds the media host of the agent's most recently registered phone.
