@@ -98,7 +98,7 @@ type callServer struct {
 	number string
 }
 
-func startCallServer(t *testing.T, opts ...func(*media.Config)) *callServer {
+func startCallServer(t testing.TB, opts ...func(*media.Config)) *callServer {
 	t.Helper()
 	engine, err := rtpengine.New(rtpengine.Config{IP: netip.MustParseAddr("127.0.0.1"), Workers: 1})
 	if err != nil {

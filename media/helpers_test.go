@@ -118,7 +118,7 @@ type testServer struct {
 
 // startServer runs a Server on a free port until the test ends. setup runs
 // between NewServer and Run.
-func startServer(t *testing.T, setup ...func(*media.Server)) *testServer {
+func startServer(t testing.TB, setup ...func(*media.Server)) *testServer {
 	t.Helper()
 	return startServerWith(t, media.Config{}, setup...)
 }
@@ -130,7 +130,7 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustPa
 // startServerWith is startServer with cfg's fields beside the address, user agent
 // and logger; its Limits trust loopback unless they name trusted sources or
 // set a ban time.
-func startServerWith(t *testing.T, cfg media.Config, setup ...func(*media.Server)) *testServer {
+func startServerWith(t testing.TB, cfg media.Config, setup ...func(*media.Server)) *testServer {
 	t.Helper()
 	logs := newTestLog(t)
 	var lastErr error
@@ -140,7 +140,10 @@ func startServerWith(t *testing.T, cfg media.Config, setup ...func(*media.Server
 	// freePort can lose a race with another process; retry the bind.
 	for range 3 {
 		port := freePort(t)
-		cfg.Addr, cfg.UserAgent, cfg.Logger = fmt.Sprintf("127.0.0.1:%d", port), testUserAgent, logs.logger
+		cfg.Addr, cfg.UserAgent = fmt.Sprintf("127.0.0.1:%d", port), testUserAgent
+		if cfg.Logger == nil {
+			cfg.Logger = logs.logger
+		}
 		srv, err := media.NewServer(cfg)
 		if err != nil {
 			t.Fatalf("NewServer: %v", err)

@@ -27,7 +27,7 @@ type sipAgent struct {
 	password  string
 }
 
-func newSIPAgent(t *testing.T) sipAgent {
+func newSIPAgent(t testing.TB) sipAgent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -40,7 +40,7 @@ func newSIPAgent(t *testing.T) sipAgent {
 	return addSIPAgent(t, ct.Tenant, "1001")
 }
 
-func addSIPAgent(t *testing.T, tenant pgstore.Tenant, extension string) sipAgent {
+func addSIPAgent(t testing.TB, tenant pgstore.Tenant, extension string) sipAgent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -57,7 +57,7 @@ func addSIPAgent(t *testing.T, tenant pgstore.Tenant, extension string) sipAgent
 
 // startRegistrar runs a Server that is a registrar over the package's database and
 // Redis.
-func startRegistrar(t *testing.T, cfg media.Config) (*testServer, *media.Registrations) {
+func startRegistrar(t testing.TB, cfg media.Config) (*testServer, *media.Registrations) {
 	t.Helper()
 	regs := media.NewRegistrations(rdb)
 	cfg.Directory, cfg.Registrations = store, regs

@@ -51,7 +51,7 @@ func TestSIPpRegister(t *testing.T) {
 
 // runSIPp runs a SIPp scenario of testdata against ts as calls calls, one at a
 // time, and fails the test unless every call succeeds.
-func runSIPp(t *testing.T, ts *testServer, mode, scenario string, calls int, extra ...string) {
+func runSIPp(t testing.TB, ts *testServer, mode, scenario string, calls int, extra ...string) {
 	t.Helper()
 	sipp, err := exec.LookPath("sipp")
 	if err != nil {
