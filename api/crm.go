@@ -40,9 +40,9 @@ const (
 // what the first call answered without doing anything again.
 func (s *Server) registerCRM(v1 *echo.Group) {
 	callers := requireRole(pgstore.RoleIntegration, pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleAgent)
-	v1.POST("/crm/manual-dial", s.crmManualDial, s.authenticate, callers)
-	v1.POST("/crm/dispose", s.crmDispose, s.authenticate, callers)
-	v1.POST("/crm/dispose-and-dial", s.crmDisposeAndDial, s.authenticate, callers)
+	v1.POST("/voice/manual-dial", s.crmManualDial, s.authenticate, callers)
+	v1.POST("/voice/dispose", s.crmDispose, s.authenticate, callers)
+	v1.POST("/voice/dispose-and-dial", s.crmDisposeAndDial, s.authenticate, callers)
 }
 
 // crmDial is what a manual dial (alone or after a disposal) dials.

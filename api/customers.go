@@ -20,16 +20,16 @@ import (
 func (s *Server) registerCustomers(v1 *echo.Group) {
 	readers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleIntegration, pgstore.RoleAgent)
 	managers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleIntegration)
-	v1.GET("/customers", s.searchCustomers, s.authenticate, readers)
-	v1.POST("/customers", s.createCustomer, s.authenticate, managers)
-	v1.GET("/customers/:id", s.getCustomer, s.authenticate, readers)
-	v1.PATCH("/customers/:id", s.updateCustomer, s.authenticate, managers)
-	v1.DELETE("/customers/:id", s.deleteCustomer, s.authenticate, managers)
-	v1.GET("/customers/:id/interactions", s.customerInteractions, s.authenticate, readers)
-	v1.GET("/customers/:id/sentiment", s.customerSentiment, s.authenticate, readers)
-	v1.GET("/customers/:id/dispositions", s.customerDispositions, s.authenticate, readers)
-	v1.GET("/customers/:id/notes", s.customerNotes, s.authenticate, readers)
-	v1.POST("/customers/:id/notes", s.addCustomerNote, s.authenticate, readers)
+	v1.GET("/contacts", s.searchCustomers, s.authenticate, readers)
+	v1.POST("/contacts", s.createCustomer, s.authenticate, managers)
+	v1.GET("/contacts/:id", s.getCustomer, s.authenticate, readers)
+	v1.PATCH("/contacts/:id", s.updateCustomer, s.authenticate, managers)
+	v1.DELETE("/contacts/:id", s.deleteCustomer, s.authenticate, managers)
+	v1.GET("/contacts/:id/interactions", s.customerInteractions, s.authenticate, readers)
+	v1.GET("/contacts/:id/sentiment", s.customerSentiment, s.authenticate, readers)
+	v1.GET("/contacts/:id/dispositions", s.customerDispositions, s.authenticate, readers)
+	v1.GET("/contacts/:id/notes", s.customerNotes, s.authenticate, readers)
+	v1.POST("/contacts/:id/notes", s.addCustomerNote, s.authenticate, readers)
 }
 
 // strictQuery refuses query parameters the endpoint does not know (422) and repeated
@@ -48,7 +48,7 @@ func strictQuery(c echo.Context, known ...string) error {
 }
 
 // searchCustomers lists the tenant's customers, newest first, filtered by the
-// parameters given. GET /v1/customers?phone=… is the lookup by phone: every customer
+// parameters given. GET /v1/contacts?phone=… is the lookup by phone: every customer
 // with that number, so the agent picks when several share it.
 func (s *Server) searchCustomers(c echo.Context) error {
 	if err := strictQuery(c, "q", "name", "phone", "email", "externalId", "limit", "cursor"); err != nil {
@@ -190,7 +190,7 @@ func (s *Server) addCustomerNote(c echo.Context) error {
 func (s *Server) linkableCustomer(ctx context.Context, tenantID, ref string) (string, error) {
 	cust, err := s.store.FindCustomer(ctx, tenantID, ref)
 	if errors.Is(err, pgstore.ErrNotFound) {
-		return "", invalidField("customerId", "no such customer: name one by its ID or external ID (GET /v1/customers), or create it with POST /v1/customers")
+		return "", invalidField("customerId", "no such customer: name one by its ID or external ID (GET /v1/contacts), or create it with POST /v1/contacts")
 	}
 	if err != nil {
 		return "", err

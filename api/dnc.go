@@ -30,11 +30,11 @@ func errDoNotCall(field, phone string) *Error {
 // it; everyone in the tenant (agents, integrations) may check a number.
 func (s *Server) registerDoNotCall(v1 *echo.Group) {
 	keepers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor)
-	v1.GET("/do-not-call", s.listDoNotCall, s.authenticate, keepers)
-	v1.POST("/do-not-call", s.addDoNotCall, s.authenticate, keepers)
-	v1.POST("/do-not-call/uploads", s.uploadDoNotCall, s.authenticate, keepers)
-	v1.GET("/do-not-call/check", s.checkDoNotCall, s.authenticate)
-	v1.DELETE("/do-not-call/:phone", s.deleteDoNotCall, s.authenticate, keepers)
+	v1.GET("/dnc", s.listDoNotCall, s.authenticate, keepers)
+	v1.POST("/dnc", s.addDoNotCall, s.authenticate, keepers)
+	v1.POST("/dnc/uploads", s.uploadDoNotCall, s.authenticate, keepers)
+	v1.GET("/dnc/check", s.checkDoNotCall, s.authenticate)
+	v1.DELETE("/dnc/:phone", s.deleteDoNotCall, s.authenticate, keepers)
 }
 
 func (s *Server) addDoNotCall(c echo.Context) error {

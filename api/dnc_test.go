@@ -127,60 +127,60 @@ func decodeJSON[T any](t *testing.T, b []byte) T {
 func TestDoNotCallAPI(t *testing.T) {
 	x := newDNCAPI(t)
 	for _, key := range []string{x.agent, x.integ} {
-		x.wantError(t, "POST", "/v1/do-not-call", key, "", map[string]string{"phone": "+15550100001"}, 403, "forbidden", "")
-		x.wantError(t, "GET", "/v1/do-not-call", key, "", nil, 403, "forbidden", "")
-		x.wantError(t, "DELETE", "/v1/do-not-call/+15550100001", key, "", nil, 403, "forbidden", "")
-		x.wantError(t, "POST", "/v1/do-not-call/uploads", key, "text/plain", "+15550100001", 403, "forbidden", "")
+		x.wantError(t, "POST", "/v1/dnc", key, "", map[string]string{"phone": "+15550100001"}, 403, "forbidden", "")
+		x.wantError(t, "GET", "/v1/dnc", key, "", nil, 403, "forbidden", "")
+		x.wantError(t, "DELETE", "/v1/dnc/+15550100001", key, "", nil, 403, "forbidden", "")
+		x.wantError(t, "POST", "/v1/dnc/uploads", key, "text/plain", "+15550100001", 403, "forbidden", "")
 	}
-	e := decodeJSON[pgstore.DoNotCallEntry](t, x.do(t, "POST", "/v1/do-not-call", x.sup, "", map[string]string{"phone": "+1 (555) 010-0001", "reason": "asked"}, 201))
+	e := decodeJSON[pgstore.DoNotCallEntry](t, x.do(t, "POST", "/v1/dnc", x.sup, "", map[string]string{"phone": "+1 (555) 010-0001", "reason": "asked"}, 201))
 	if e.Phone != "+15550100001" || e.AddedBy == nil || *e.AddedBy != x.supID || e.Source != pgstore.DoNotCallManual || e.Reason != "asked" {
 		t.Errorf("added = %+v", e)
 	}
-	x.do(t, "POST", "/v1/do-not-call", x.admin, "", map[string]string{"phone": "+15550100001"}, 200)
-	x.do(t, "POST", "/v1/do-not-call", x.admin, "", map[string]string{"phone": "+15550100002"}, 201)
-	x.wantError(t, "POST", "/v1/do-not-call", x.admin, "", map[string]string{"phone": "1-800-FLOWERS"}, 422, "invalid_field", "phone")
-	x.wantError(t, "POST", "/v1/do-not-call", x.admin, "", map[string]any{"phone": "+15550100003", "extra": 1}, 422, "invalid_field", "extra")
+	x.do(t, "POST", "/v1/dnc", x.admin, "", map[string]string{"phone": "+15550100001"}, 200)
+	x.do(t, "POST", "/v1/dnc", x.admin, "", map[string]string{"phone": "+15550100002"}, 201)
+	x.wantError(t, "POST", "/v1/dnc", x.admin, "", map[string]string{"phone": "1-800-FLOWERS"}, 422, "invalid_field", "phone")
+	x.wantError(t, "POST", "/v1/dnc", x.admin, "", map[string]any{"phone": "+15550100003", "extra": 1}, 422, "invalid_field", "extra")
 
 	type check struct {
 		Phone  string                  `json:"phone"`
 		Listed bool                    `json:"listed"`
 		Entry  *pgstore.DoNotCallEntry `json:"entry"`
 	}
-	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/do-not-call/check?phone=%2B1+555+010+0001", x.agent, "", nil, 200)); !c.Listed || c.Phone != "+15550100001" || c.Entry != nil {
+	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/dnc/check?phone=%2B1+555+010+0001", x.agent, "", nil, 200)); !c.Listed || c.Phone != "+15550100001" || c.Entry != nil {
 		t.Errorf("agent's check = %+v; want listed, without the entry", c)
 	}
-	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/do-not-call/check?phone=%2B15550100001", x.sup, "", nil, 200)); !c.Listed || c.Entry == nil || c.Entry.Reason != "asked" {
+	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/dnc/check?phone=%2B15550100001", x.sup, "", nil, 200)); !c.Listed || c.Entry == nil || c.Entry.Reason != "asked" {
 		t.Errorf("supervisor's check = %+v; want the entry", c)
 	}
-	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/do-not-call/check?phone=%2B15550100001", x.theirAdmin, "", nil, 200)); c.Listed {
+	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/dnc/check?phone=%2B15550100001", x.theirAdmin, "", nil, 200)); c.Listed {
 		t.Errorf("another tenant's check = %+v", c)
 	}
-	x.wantError(t, "GET", "/v1/do-not-call/check", x.integ, "", nil, 422, "invalid_field", "phone")
+	x.wantError(t, "GET", "/v1/dnc/check", x.integ, "", nil, 422, "invalid_field", "phone")
 
 	type page struct {
 		Items     []pgstore.DoNotCallEntry `json:"items"`
 		NextAfter string                   `json:"nextAfter"`
 	}
-	p1 := decodeJSON[page](t, x.do(t, "GET", "/v1/do-not-call?limit=1", x.sup, "", nil, 200))
+	p1 := decodeJSON[page](t, x.do(t, "GET", "/v1/dnc?limit=1", x.sup, "", nil, 200))
 	if len(p1.Items) != 1 || p1.Items[0].Phone != "+15550100002" || p1.NextAfter == "" {
 		t.Fatalf("first page = %+v", p1)
 	}
-	p2 := decodeJSON[page](t, x.do(t, "GET", "/v1/do-not-call?limit=1&after="+p1.NextAfter, x.sup, "", nil, 200))
+	p2 := decodeJSON[page](t, x.do(t, "GET", "/v1/dnc?limit=1&after="+p1.NextAfter, x.sup, "", nil, 200))
 	if len(p2.Items) != 1 || p2.Items[0].Phone != "+15550100001" {
 		t.Errorf("second page = %+v", p2)
 	}
-	if p := decodeJSON[page](t, x.do(t, "GET", "/v1/do-not-call?addedBy=me", x.sup, "", nil, 200)); len(p.Items) != 1 || p.Items[0].Phone != "+15550100001" {
+	if p := decodeJSON[page](t, x.do(t, "GET", "/v1/dnc?addedBy=me", x.sup, "", nil, 200)); len(p.Items) != 1 || p.Items[0].Phone != "+15550100001" {
 		t.Errorf("added by me = %+v", p)
 	}
-	if p := decodeJSON[page](t, x.do(t, "GET", "/v1/do-not-call?phone=%2B44", x.sup, "", nil, 200)); len(p.Items) != 0 || p.NextAfter != "" {
+	if p := decodeJSON[page](t, x.do(t, "GET", "/v1/dnc?phone=%2B44", x.sup, "", nil, 200)); len(p.Items) != 0 || p.NextAfter != "" {
 		t.Errorf("no match = %+v", p)
 	}
-	x.wantError(t, "GET", "/v1/do-not-call?since=yesterday", x.sup, "", nil, 400, "malformed_request", "since")
-	x.wantError(t, "GET", "/v1/do-not-call?source=fax", x.sup, "", nil, 422, "invalid_field", "source")
+	x.wantError(t, "GET", "/v1/dnc?since=yesterday", x.sup, "", nil, 400, "malformed_request", "since")
+	x.wantError(t, "GET", "/v1/dnc?source=fax", x.sup, "", nil, 422, "invalid_field", "source")
 
-	x.do(t, "DELETE", "/v1/do-not-call/%2B1%20555%20010%200001", x.sup, "", nil, 204)
-	x.wantError(t, "DELETE", "/v1/do-not-call/+15550100001", x.sup, "", nil, 404, "not_found", "")
-	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/do-not-call/check?phone=%2B15550100001", x.agent, "", nil, 200)); c.Listed {
+	x.do(t, "DELETE", "/v1/dnc/%2B1%20555%20010%200001", x.sup, "", nil, 204)
+	x.wantError(t, "DELETE", "/v1/dnc/+15550100001", x.sup, "", nil, 404, "not_found", "")
+	if c := decodeJSON[check](t, x.do(t, "GET", "/v1/dnc/check?phone=%2B15550100001", x.agent, "", nil, 200)); c.Listed {
 		t.Errorf("deleted number still listed: %+v", c)
 	}
 }
@@ -209,7 +209,7 @@ func TestDoNotCallUploadAPI(t *testing.T) {
 		return &b, w.FormDataContentType()
 	}
 	body, ct := multipartBody(map[string]string{"file": "phone,name\n+385 1 600 0001,Ana\nnot a number,Bo\n+385 1 600 0001,Ana again\n", "reason": "opt-outs"})
-	res := decodeJSON[pgstore.DoNotCallUploadResult](t, x.do(t, "POST", "/v1/do-not-call/uploads", x.sup, ct, body, 200))
+	res := decodeJSON[pgstore.DoNotCallUploadResult](t, x.do(t, "POST", "/v1/dnc/uploads", x.sup, ct, body, 200))
 	if res.Added != 1 || res.Invalid != 1 || res.Duplicates != 1 || !res.HeaderSkipped || len(res.Problems) != 2 ||
 		res.Problems[0].Line != 3 || res.Problems[0].Problem != "invalid" || res.Problems[1].Line != 4 || res.Problems[1].Problem != "duplicate" {
 		t.Errorf("multipart upload = %+v", res)
@@ -220,25 +220,25 @@ func TestDoNotCallUploadAPI(t *testing.T) {
 	if err != nil || e.Reason != "opt-outs" || e.Source != pgstore.DoNotCallUpload || *e.AddedBy != x.supID {
 		t.Errorf("uploaded entry = %+v, %v", e, err)
 	}
-	res = decodeJSON[pgstore.DoNotCallUploadResult](t, x.do(t, "POST", "/v1/do-not-call/uploads?reason=list", x.admin, "text/csv; charset=utf-8", "+385 1 600 0001\n+385 1 600 0002\n", 200))
+	res = decodeJSON[pgstore.DoNotCallUploadResult](t, x.do(t, "POST", "/v1/dnc/uploads?reason=list", x.admin, "text/csv; charset=utf-8", "+385 1 600 0001\n+385 1 600 0002\n", 200))
 	if res.Added != 1 || res.AlreadyListed != 1 || len(res.Problems) != 1 || res.Problems[0].Line != 1 || res.Problems[0].Problem != "listed" {
 		t.Errorf("text upload = %+v", res)
 	}
 
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, "text/plain", "+385 1 600 0003\n\"+385 1 600 0004\n", 422, "invalid_field", "file")
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, "text/plain", "PK\x03\x04\x00\x00+385 1 600 0005\n", 422, "invalid_field", "file")
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, "application/json", `["+385 1 600 0006"]`, 415, "malformed_request", "")
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, "text/csv; charset=latin1", "+385 1 600 0007\n", 415, "malformed_request", "")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, "text/plain", "+385 1 600 0003\n\"+385 1 600 0004\n", 422, "invalid_field", "file")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, "text/plain", "PK\x03\x04\x00\x00+385 1 600 0005\n", 422, "invalid_field", "file")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, "application/json", `["+385 1 600 0006"]`, 415, "malformed_request", "")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, "text/csv; charset=latin1", "+385 1 600 0007\n", 415, "malformed_request", "")
 	big := bytes.Repeat([]byte("+385 1 600 0008\n"), pgstore.MaxDoNotCallUploadBytes/16+1)
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, "text/plain", bytes.NewBuffer(big), 413, "request_too_large", "")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, "text/plain", bytes.NewBuffer(big), 413, "request_too_large", "")
 	body, ct = multipartBody(map[string]string{"file": string(big)})
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, ct, body, 413, "request_too_large", "")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, ct, body, 413, "request_too_large", "")
 	body, ct = multipartBody(map[string]string{"reason": "no file"})
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, ct, body, 422, "invalid_field", "file")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, ct, body, 422, "invalid_field", "file")
 	body, ct = multipartBody(map[string]string{"file": "+385 1 600 0009\n", "colour": "blue"})
-	x.wantError(t, "POST", "/v1/do-not-call/uploads", x.admin, ct, body, 422, "invalid_field", "colour")
+	x.wantError(t, "POST", "/v1/dnc/uploads", x.admin, ct, body, 422, "invalid_field", "colour")
 	for _, phone := range []string{"+38516000003", "+38516000005", "+38516000006", "+38516000007", "+38516000008", "+38516000009"} {
-		if c := decodeJSON[struct{ Listed bool }](t, x.do(t, "GET", "/v1/do-not-call/check?phone=%2B"+phone[1:], x.admin, "", nil, 200)); c.Listed {
+		if c := decodeJSON[struct{ Listed bool }](t, x.do(t, "GET", "/v1/dnc/check?phone=%2B"+phone[1:], x.admin, "", nil, 200)); c.Listed {
 			t.Errorf("%s from a refused upload is listed", phone)
 		}
 	}
@@ -249,7 +249,7 @@ func TestDoNotCallUploadAPI(t *testing.T) {
 // check would fail otherwise).
 func TestOutboundToListedNumberRefused(t *testing.T) {
 	x := newDNCAPI(t)
-	x.do(t, "POST", "/v1/do-not-call", x.admin, "", map[string]string{"phone": "+385 91 555 0199"}, 201)
+	x.do(t, "POST", "/v1/dnc", x.admin, "", map[string]string{"phone": "+385 91 555 0199"}, 201)
 	x.wantError(t, "POST", "/v1/interactions", x.agent, "", map[string]any{"channel": "voice", "direction": "outbound", "to": "+385 (91) 555-0199"}, 422, "do_not_call", "to")
 	x.wantError(t, "POST", "/v1/interactions", x.integ, "", map[string]any{"channel": "call", "direction": "outbound", "to": "+385915550199", "agentId": x.agentID}, 422, "do_not_call", "to")
 	x.wantError(t, "POST", "/v1/interactions", x.agent, "", map[string]any{"channel": "voice", "direction": "outbound", "to": "sip:bob@example.com"}, 422, "invalid_field", "to")

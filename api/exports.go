@@ -30,10 +30,10 @@ const CodeExportExpired = "export_expired"
 // history only and see their own exports.
 func (s *Server) registerExports(v1 *echo.Group) {
 	readers := requireRole(pgstore.RoleAdmin, pgstore.RoleSupervisor, pgstore.RoleAgent)
-	v1.POST("/interactions/exports", s.createExport, s.authenticate, readers)
-	v1.GET("/interactions/exports", s.listExports, s.authenticate, readers)
-	v1.GET("/interactions/exports/:id", s.getExport, s.authenticate, readers)
-	v1.GET("/interactions/exports/:id/download", s.downloadExport, s.authenticate, readers)
+	v1.POST("/exports", s.createExport, s.authenticate, readers)
+	v1.GET("/exports", s.listExports, s.authenticate, readers)
+	v1.GET("/exports/:id", s.getExport, s.authenticate, readers)
+	v1.GET("/exports/:id/download", s.downloadExport, s.authenticate, readers)
 }
 
 // ExportRequest asks for an export: the fields of the history search (GET
@@ -64,7 +64,7 @@ type exportView struct {
 func viewExport(e pgstore.Export) exportView {
 	v := exportView{Export: e}
 	if e.Status == pgstore.ExportCompleted {
-		v.DownloadURL = "/v1/interactions/exports/" + e.ID + "/download"
+		v.DownloadURL = "/v1/exports/" + e.ID + "/download"
 	}
 	return v
 }
@@ -105,7 +105,7 @@ func (s *Server) createExport(c echo.Context) error {
 		}
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the export could not be started (Temporal did not answer); ask for it again"}
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/interactions/exports/"+id)
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/exports/"+id)
 	return c.JSON(http.StatusAccepted, viewExport(ex))
 }
 
@@ -230,7 +230,7 @@ func (s *Server) downloadExport(c echo.Context) error {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the export failed: " + ex.Error}
 	default:
 		return &Error{Status: http.StatusConflict, Code: CodeConflict,
-			Message: fmt.Sprintf("the export is %s; GET /v1/interactions/exports/%s until it is completed", ex.Status, ex.ID)}
+			Message: fmt.Sprintf("the export is %s; GET /v1/exports/%s until it is completed", ex.Status, ex.ID)}
 	}
 	name := filepath.FromSlash(ex.FileName)
 	if s.exportDir == "" || !filepath.IsLocal(name) {

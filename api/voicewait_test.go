@@ -46,22 +46,22 @@ func TestVoiceWaitingAPI(t *testing.T) {
 
 	// Upload: a good file, then refusals naming the field.
 	body, ct := multipartWAV(t, "Hold music", tone(20, 16000))
-	audio := decodeJSON[pgstore.VoiceAudio](t, x.do(t, "POST", "/v1/voice-audio", x.admin, ct, body, http.StatusCreated))
+	audio := decodeJSON[pgstore.VoiceAudio](t, x.do(t, "POST", "/v1/prompts", x.admin, ct, body, http.StatusCreated))
 	if audio.DurationMS != 20000 || audio.Name != "Hold music" {
 		t.Fatalf("uploaded %+v", audio)
 	}
 	body, ct = multipartWAV(t, "x", []byte("RIFF\x00\x00\x00\x00AVI LIST"))
-	x.wantError(t, "POST", "/v1/voice-audio", x.admin, ct, body, 422, "invalid_field", "file")
+	x.wantError(t, "POST", "/v1/prompts", x.admin, ct, body, 422, "invalid_field", "file")
 	body, ct = multipartWAV(t, "big", tone(140, 16000)) // 4.48 MB
-	x.wantError(t, "POST", "/v1/voice-audio", x.admin, ct, body, 422, "invalid_field", "file")
+	x.wantError(t, "POST", "/v1/prompts", x.admin, ct, body, 422, "invalid_field", "file")
 	body, ct = multipartWAV(t, "x", tone(1, 8000))
-	x.wantError(t, "POST", "/v1/voice-audio", x.sup, ct, body, 403, "forbidden", "")
-	x.wantError(t, "POST", "/v1/voice-audio", x.admin, "application/json", `{}`, 415, "malformed_request", "")
-	wav := x.do(t, "GET", "/v1/voice-audio/"+audio.ID+"/wav", x.sup, "", nil, 200)
+	x.wantError(t, "POST", "/v1/prompts", x.sup, ct, body, 403, "forbidden", "")
+	x.wantError(t, "POST", "/v1/prompts", x.admin, "application/json", `{}`, 415, "malformed_request", "")
+	wav := x.do(t, "GET", "/v1/prompts/"+audio.ID+"/wav", x.sup, "", nil, 200)
 	if info, err := voicewait.ParseWAV(wav); err != nil || info.SampleRate != 8000 || info.Duration != 20*time.Second {
 		t.Fatalf("playable audio %+v %v", info, err)
 	}
-	x.do(t, "GET", "/v1/voice-audio/"+audio.ID, x.theirAdmin, "", nil, 404)
+	x.do(t, "GET", "/v1/prompts/"+audio.ID, x.theirAdmin, "", nil, 404)
 
 	// A strategy: greeting and announcement from speech, the uploaded music.
 	in := map[string]any{
@@ -71,15 +71,15 @@ func TestVoiceWaitingAPI(t *testing.T) {
 		"announcement":   map[string]any{"enabled": true, "source": "tts", "text": "You are {position:ordinal} in line.", "language": "en", "intervalSeconds": 30},
 		"maxWaitMessage": map[string]any{"enabled": true, "source": "tts", "text": "Please call again later. Goodbye.", "language": "en", "voice": "f2"},
 	}
-	s := decodeJSON[pgstore.VoiceWaitingStrategy](t, x.do(t, "POST", "/v1/voice-waiting-strategies", x.admin, "", in, http.StatusCreated))
-	x.do(t, "GET", "/v1/voice-waiting-strategies/"+s.ID, x.sup, "", nil, 200)
-	x.wantError(t, "POST", "/v1/voice-waiting-strategies", x.sup, "", in, 403, "forbidden", "")
-	x.wantError(t, "GET", "/v1/voice-waiting-strategies", x.agent, "", nil, 403, "forbidden", "")
-	x.wantError(t, "POST", "/v1/voice-waiting-strategies", x.admin, "", in, 409, "conflict", "")
+	s := decodeJSON[pgstore.VoiceWaitingStrategy](t, x.do(t, "POST", "/v1/waiting-strategies", x.admin, "", in, http.StatusCreated))
+	x.do(t, "GET", "/v1/waiting-strategies/"+s.ID, x.sup, "", nil, 200)
+	x.wantError(t, "POST", "/v1/waiting-strategies", x.sup, "", in, 403, "forbidden", "")
+	x.wantError(t, "GET", "/v1/waiting-strategies", x.agent, "", nil, 403, "forbidden", "")
+	x.wantError(t, "POST", "/v1/waiting-strategies", x.admin, "", in, 409, "conflict", "")
 	bad := map[string]any{"name": "Other", "maxWaitSeconds": 300,
 		"announcement": map[string]any{"enabled": true, "source": "tts", "text": "{position:ordinal}", "language": "zh", "intervalSeconds": 30}}
-	x.wantError(t, "POST", "/v1/voice-waiting-strategies", x.admin, "", bad, 422, "invalid_field", "announcement.text")
-	x.wantError(t, "DELETE", "/v1/voice-audio/"+audio.ID, x.admin, "", nil, 409, "conflict", "")
+	x.wantError(t, "POST", "/v1/waiting-strategies", x.admin, "", bad, 422, "invalid_field", "announcement.text")
+	x.wantError(t, "DELETE", "/v1/prompts/"+audio.ID, x.admin, "", nil, 409, "conflict", "")
 
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		t.Skip("SKIPPED: espeak-ng IS NOT INSTALLED — text-to-speech and the waiting plan were not tested; `make deps-test` installs it")

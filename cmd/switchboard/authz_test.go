@@ -182,7 +182,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		exts = append(exts, "crm-"+strings.ReplaceAll(string(r), " ", "-"))
 	}
 	for _, ext := range exts {
-		customerIDs[ext] = s.call(t, "POST", "/v1/customers", crmKey, map[string]string{"externalId": ext}, 201)["id"].(string)
+		customerIDs[ext] = s.call(t, "POST", "/v1/contacts", crmKey, map[string]string{"externalId": ext}, 201)["id"].(string)
 	}
 
 	// quietly sends a request of a setup or reset, accepting any of statuses.

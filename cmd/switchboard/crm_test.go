@@ -84,7 +84,7 @@ func TestCRMVoiceAPIs(t *testing.T) {
 		map[string]any{"name": "Later", "codes": []any{map[string]any{"name": "Call back", "callback": true}}}}}, 200)
 	renewed := s.dispositionCodeID(t, adminKey, other, "Sale", "Renewed")
 	callBack := s.dispositionCodeID(t, adminKey, other, "Later", "Call back")
-	s.call(t, "POST", "/v1/do-not-call", adminKey, map[string]any{"phone": "+385 91 555 0666"}, 201)
+	s.call(t, "POST", "/v1/dnc", adminKey, map[string]any{"phone": "+385 91 555 0666"}, 201)
 
 	dial := func(requestID, phone string) map[string]any {
 		return map[string]any{"requestId": requestID, "agentId": anaID, "campaignId": campaign, "phone": phone,
@@ -107,7 +107,7 @@ func TestCRMVoiceAPIs(t *testing.T) {
 		{map[string]any{"requestId": "r-bad", "agentId": boID, "campaignId": campaign, "phone": "+385915550101"}, 403, "forbidden", "", anaKey, "an agent for another"},
 	} {
 		t.Run(c.summary, func(t *testing.T) {
-			s.wantError(t, "POST", "/v1/crm/manual-dial", c.key, c.body, c.status, c.code, c.field)
+			s.wantError(t, "POST", "/v1/voice/manual-dial", c.key, c.body, c.status, c.code, c.field)
 		})
 	}
 	if n := s.historyCount(t, supKey, "direction=outbound"); n != 0 {
@@ -117,10 +117,10 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	s.call(t, "POST", "/v1/agents/me/session", anaKey, nil, 201)
 	s.heartbeats(t, anaKey)
 	// A number on the do-not-call list is refused before anything starts.
-	s.wantError(t, "POST", "/v1/crm/manual-dial", crmKey, dial("r-dnc", "+385915550666"), 422, "do_not_call", "phone")
+	s.wantError(t, "POST", "/v1/voice/manual-dial", crmKey, dial("r-dnc", "+385915550666"), 422, "do_not_call", "phone")
 
 	// Ten retries of one dial at once: one call, the same answer to each.
-	answers := s.crmConcurrently(t, 10, "/v1/crm/manual-dial", crmKey, dial("r-dial-1", "+385 (91) 555-0101"))
+	answers := s.crmConcurrently(t, 10, "/v1/voice/manual-dial", crmKey, dial("r-dial-1", "+385 (91) 555-0101"))
 	var first string
 	for i, r := range answers {
 		if r.status != 201 {
@@ -146,12 +146,12 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	}
 	// A later repeat answers the first answer, marked as a replay; another body with
 	// the same requestId is refused.
-	r := s.do("POST", "/v1/crm/manual-dial", crmKey, mustJSON(t, dial("r-dial-1", "+385 (91) 555-0101")))
+	r := s.do("POST", "/v1/voice/manual-dial", crmKey, mustJSON(t, dial("r-dial-1", "+385 (91) 555-0101")))
 	if r.status != 201 || r.header.Get("Idempotent-Replayed") != "true" || r.json(t)["interactionId"] != first {
 		t.Errorf("repeat: %d %v %s", r.status, r.header, r.body)
 	}
-	s.wantError(t, "POST", "/v1/crm/manual-dial", crmKey, dial("r-dial-1", "+385915550999"), 409, "request_id_reused", "requestId")
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-dial-1", "agentId": anaID, "interactionId": first, "dispositionCodeId": resolved}, 409, "request_id_reused", "requestId")
+	s.wantError(t, "POST", "/v1/voice/manual-dial", crmKey, dial("r-dial-1", "+385915550999"), 409, "request_id_reused", "requestId")
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-dial-1", "agentId": anaID, "interactionId": first, "dispositionCodeId": resolved}, 409, "request_id_reused", "requestId")
 
 	// The call ends; disposing it needs a code of its own campaign.
 	s.call(t, "POST", path+"/end", anaKey, nil, 200)
@@ -159,15 +159,15 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	disposeBody := func(requestID, code string) map[string]any {
 		return map[string]any{"requestId": requestID, "agentId": anaID, "interactionId": first, "dispositionCodeId": code, "notes": "renewal next month"}
 	}
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, disposeBody("r-disp-other", renewed), 422, "invalid_field", "dispositionCodeId")
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-disp-x", "agentId": anaID, "interactionId": first}, 422, "invalid_field", "dispositionCodeId")
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-disp-x", "agentId": boID, "interactionId": first, "dispositionCodeId": resolved}, 403, "not_your_interaction", "")
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, disposeBody("r-disp-other", renewed), 422, "invalid_field", "dispositionCodeId")
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-disp-x", "agentId": anaID, "interactionId": first}, 422, "invalid_field", "dispositionCodeId")
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-disp-x", "agentId": boID, "interactionId": first, "dispositionCodeId": resolved}, 403, "not_your_interaction", "")
 
 	// Dispose and dial a listed number: refused before the disposal, which does not
 	// happen.
 	dnc := map[string]any{"requestId": "r-next-dnc", "agentId": anaID, "interactionId": first, "dispositionCodeId": resolved,
 		"campaignId": campaign, "phone": "+385915550666"}
-	s.wantError(t, "POST", "/v1/crm/dispose-and-dial", crmKey, dnc, 422, "do_not_call", "phone")
+	s.wantError(t, "POST", "/v1/voice/dispose-and-dial", crmKey, dnc, 422, "do_not_call", "phone")
 	if v := s.call(t, "GET", path, supKey, nil, 200); v["status"] != "ended" {
 		t.Fatalf("a refused dispose-and-dial changed the interaction: %v", v)
 	}
@@ -176,7 +176,7 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	next := map[string]any{"requestId": "r-next-1", "agentId": anaID, "interactionId": first, "dispositionClass": "Closed", "dispositionCode": "Resolved",
 		"notes": "renewal next month", "campaignId": campaign, "phone": "+385915550102"}
 	var second string
-	for i, r := range s.crmConcurrently(t, 5, "/v1/crm/dispose-and-dial", crmKey, next) {
+	for i, r := range s.crmConcurrently(t, 5, "/v1/voice/dispose-and-dial", crmKey, next) {
 		if r.status != 201 {
 			t.Fatalf("dispose-and-dial %d: %d %s", i, r.status, r.body)
 		}
@@ -201,7 +201,7 @@ func TestCRMVoiceAPIs(t *testing.T) {
 		t.Fatalf("after dispose-and-dial Ana has %d outbound interactions, want 2", n)
 	}
 	// Disposing the first call again, by a new request, is refused: it is disposed.
-	if r := s.do("POST", "/v1/crm/dispose", crmKey, mustJSON(t, disposeBody("r-disp-again", resolved))); r.status != 409 {
+	if r := s.do("POST", "/v1/voice/dispose", crmKey, mustJSON(t, disposeBody("r-disp-again", resolved))); r.status != 409 {
 		t.Errorf("a second disposal answered %d %s", r.status, r.body)
 	} else if code, _ := r.errorOf(t); code != "interaction_over" && code != "action_not_allowed" {
 		t.Errorf("a second disposal answered %s", r.body)
@@ -213,8 +213,8 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	s.call(t, "POST", spath+"/end", anaKey, nil, 200)
 	s.waitFor(t, spath, supKey, "the next call ended", func(v map[string]any) bool { return v["status"] == "ended" })
 	dispose := map[string]any{"requestId": "r-disp-2", "agentId": anaID, "interactionId": second, "dispositionCodeId": resolved}
-	one := s.call(t, "POST", "/v1/crm/dispose", crmKey, dispose, 200)
-	two := s.do("POST", "/v1/crm/dispose", crmKey, mustJSON(t, dispose))
+	one := s.call(t, "POST", "/v1/voice/dispose", crmKey, dispose, 200)
+	two := s.do("POST", "/v1/voice/dispose", crmKey, mustJSON(t, dispose))
 	if two.status != 200 || two.header.Get("Idempotent-Replayed") != "true" || fmt.Sprint(two.json(t)) != fmt.Sprint(one) {
 		t.Errorf("repeated disposal answered %d %s, first %v", two.status, two.body, one)
 	}
@@ -223,7 +223,7 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	}
 	// An agent's own key acts for themselves: Ana dials without naming herself, in
 	// the Renewals campaign, creating the customer record.
-	own := s.call(t, "POST", "/v1/crm/manual-dial", anaKey, map[string]any{"requestId": "r-own", "campaignId": other, "phone": "+385915550103",
+	own := s.call(t, "POST", "/v1/voice/manual-dial", anaKey, map[string]any{"requestId": "r-own", "campaignId": other, "phone": "+385915550103",
 		"createCustomer": true, "customerName": "Iva Horvat"}, 201)
 	opath := "/v1/interactions/" + own["interactionId"].(string)
 	ownCall := s.waitFor(t, opath, supKey, "Ana's own dial connected", func(v map[string]any) bool {
@@ -233,18 +233,18 @@ func TestCRMVoiceAPIs(t *testing.T) {
 	if customerID == "" {
 		t.Fatalf("createCustomer linked no customer: %v", ownCall)
 	}
-	cust := s.call(t, "GET", "/v1/customers/"+customerID, supKey, nil, 200)
+	cust := s.call(t, "GET", "/v1/contacts/"+customerID, supKey, nil, 200)
 	if cust["name"] != "Iva Horvat" || fmt.Sprint(cust["phones"]) != "[+385915550103]" {
 		t.Errorf("created customer %v", cust)
 	}
 	// Its disposal schedules a callback for Ana and keeps the CRM's parameters.
 	s.call(t, "POST", opath+"/end", anaKey, nil, 200)
 	s.waitFor(t, opath, supKey, "Ana's own call ended", func(v map[string]any) bool { return v["status"] == "ended" })
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
 		"dispositionCodeId": callBack}, 422, "invalid_field", "callback.at")
-	s.wantError(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
+	s.wantError(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
 		"dispositionCodeId": callBack, "dispositionParams": map[string]string{"bad key!": "x"}, "callback": map[string]any{"in": "PT1H"}}, 422, "invalid_field", "dispositionParams.bad key!")
-	s.call(t, "POST", "/v1/crm/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
+	s.call(t, "POST", "/v1/voice/dispose", crmKey, map[string]any{"requestId": "r-own-disp", "agentId": anaID, "interactionId": own["interactionId"],
 		"dispositionCodeId": callBack, "dispositionParams": map[string]string{"plan": "gold"}, "callback": map[string]any{"in": "PT1H", "selfCallback": true}}, 200)
 	// The callback's own workflow lists it a moment after the disposal starts it.
 	callbacks := s.waitFor(t, "/v1/callbacks?agentId="+anaID, supKey, "the callback listed", func(v map[string]any) bool {

@@ -65,7 +65,7 @@ func TestCustomer360AndJourney(t *testing.T) {
 	if mia == "" {
 		t.Fatalf("no customer linked on first contact: %v", first)
 	}
-	c := s.call(t, "GET", "/v1/customers/"+mia, anaKey, nil, 200)
+	c := s.call(t, "GET", "/v1/contacts/"+mia, anaKey, nil, 200)
 	if c["name"] != "Mia Horvat" || len(c["phones"].([]any)) != 1 || c["phones"].([]any)[0] != "+385917000001" {
 		t.Errorf("customer created on first contact: %v", c)
 	}
@@ -81,19 +81,19 @@ func TestCustomer360AndJourney(t *testing.T) {
 
 	// A second customer shares the number: the lookup answers both, and a new
 	// contact from it is left for the agent to pick.
-	s.wantError(t, "POST", "/v1/customers", anaKey, `{"name":"X"}`, 403, "forbidden", "")
-	ivo := s.call(t, "POST", "/v1/customers", crmKey, map[string]any{"name": "Ivo Horvat", "externalId": "crm-77",
+	s.wantError(t, "POST", "/v1/contacts", anaKey, `{"name":"X"}`, 403, "forbidden", "")
+	ivo := s.call(t, "POST", "/v1/contacts", crmKey, map[string]any{"name": "Ivo Horvat", "externalId": "crm-77",
 		"phones": []string{"+385 (91) 700-0001"}, "emails": []string{"Ivo@Example.com"}}, 201)["id"].(string)
-	s.wantError(t, "POST", "/v1/customers", crmKey, `{"externalId":"crm-77"}`, 409, "conflict", "")
-	s.wantError(t, "POST", "/v1/customers", crmKey, `{"name":"Y","emails":["not-an-address"]}`, 422, "invalid_field", "emails[0]")
-	found := s.call(t, "GET", "/v1/customers?phone="+url.QueryEscape("+385 91 700 0001"), anaKey, nil, 200)["items"].([]any)
+	s.wantError(t, "POST", "/v1/contacts", crmKey, `{"externalId":"crm-77"}`, 409, "conflict", "")
+	s.wantError(t, "POST", "/v1/contacts", crmKey, `{"name":"Y","emails":["not-an-address"]}`, 422, "invalid_field", "emails[0]")
+	found := s.call(t, "GET", "/v1/contacts?phone="+url.QueryEscape("+385 91 700 0001"), anaKey, nil, 200)["items"].([]any)
 	if len(found) != 2 || found[0].(map[string]any)["id"] != ivo || found[1].(map[string]any)["id"] != mia {
 		t.Errorf("lookup by a shared phone: %v", found)
 	}
-	if byEmail := s.call(t, "GET", "/v1/customers?email=ivo@example.com", anaKey, nil, 200)["items"].([]any); len(byEmail) != 1 {
+	if byEmail := s.call(t, "GET", "/v1/contacts?email=ivo@example.com", anaKey, nil, 200)["items"].([]any); len(byEmail) != 1 {
 		t.Errorf("search by e-mail: %v", byEmail)
 	}
-	s.wantError(t, "GET", "/v1/customers?phone=abc", anaKey, nil, 422, "invalid_field", "phone")
+	s.wantError(t, "GET", "/v1/contacts?phone=abc", anaKey, nil, 422, "invalid_field", "phone")
 	shared := s.call(t, "POST", "/v1/interactions", crmKey, map[string]any{"channel": "whatsapp", "from": "+385917000001"}, 201)
 	if shared["customerId"] != nil {
 		t.Errorf("a number two customers share picked one: %v", shared["customerId"])
@@ -125,7 +125,7 @@ func TestCustomer360AndJourney(t *testing.T) {
 
 	// Mia's 360: her interactions newest first, grouped by intent, her dispositions,
 	// and notes on her.
-	hist := s.call(t, "GET", "/v1/customers/"+mia+"/interactions", anaKey, nil, 200)
+	hist := s.call(t, "GET", "/v1/contacts/"+mia+"/interactions", anaKey, nil, 200)
 	items := hist["items"].([]any)
 	if len(items) != 3 || items[0].(map[string]any)["id"] != chat["id"] || items[2].(map[string]any)["id"] != first["id"] {
 		t.Fatalf("Mia's interactions: %v", hist)
@@ -138,19 +138,19 @@ func TestCustomer360AndJourney(t *testing.T) {
 		groups[1].(map[string]any)["intent"] != "Billing" {
 		t.Errorf("intent groups: %v", groups)
 	}
-	ds := s.call(t, "GET", "/v1/customers/"+mia+"/dispositions", anaKey, nil, 200)["items"].([]any)
+	ds := s.call(t, "GET", "/v1/contacts/"+mia+"/dispositions", anaKey, nil, 200)["items"].([]any)
 	if len(ds) != 1 || ds[0].(map[string]any)["code"] != "Resolved" || ds[0].(map[string]any)["notes"] != "upgrade sent" ||
 		ds[0].(map[string]any)["interactionId"] != chat["id"] {
 		t.Errorf("Mia's dispositions: %v", ds)
 	}
-	note := s.call(t, "POST", "/v1/customers/"+mia+"/notes", anaKey, `{"body":"prefers WhatsApp"}`, 201)
+	note := s.call(t, "POST", "/v1/contacts/"+mia+"/notes", anaKey, `{"body":"prefers WhatsApp"}`, 201)
 	if note["authorId"] != anaID || note["authorName"] != "agent" {
 		t.Errorf("note: %v", note)
 	}
-	if notes := s.call(t, "GET", "/v1/customers/"+mia+"/notes", supKey, nil, 200)["items"].([]any); len(notes) != 1 {
+	if notes := s.call(t, "GET", "/v1/contacts/"+mia+"/notes", supKey, nil, 200)["items"].([]any); len(notes) != 1 {
 		t.Errorf("notes: %v", notes)
 	}
-	s.wantError(t, "DELETE", "/v1/customers/"+mia, anaKey, nil, 403, "forbidden", "")
+	s.wantError(t, "DELETE", "/v1/contacts/"+mia, anaKey, nil, 403, "forbidden", "")
 
 	// The journey gets an identifier; a backfill links the earlier chats.
 	s.wantError(t, "POST", "/v1/journey/backfills", supKey, nil, 422, "invalid_field", "identifiers")

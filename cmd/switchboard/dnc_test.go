@@ -11,7 +11,7 @@ import (
 // upload sends a file as the body of a do-not-call upload with its content type.
 func (s *testStack) upload(t *testing.T, key, contentType, file string) response {
 	t.Helper()
-	req, err := http.NewRequest("POST", s.httpURL+"/v1/do-not-call/uploads", strings.NewReader(file))
+	req, err := http.NewRequest("POST", s.httpURL+"/v1/dnc/uploads", strings.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestDoNotCall(t *testing.T) {
 	}
 
 	// A listed number is refused before anything starts, in whatever form it is dialed.
-	s.call(t, "POST", "/v1/do-not-call", supKey, map[string]string{"phone": "+385 91 555 0199", "reason": "asked on the phone"}, 201)
+	s.call(t, "POST", "/v1/dnc", supKey, map[string]string{"phone": "+385 91 555 0199", "reason": "asked on the phone"}, 201)
 	s.wantError(t, "POST", "/v1/interactions", anaKey, dial("+385 (91) 555-0199"), 422, "do_not_call", "to")
 	if n := countHistory(); n != 0 {
 		t.Errorf("%v interactions after a refused dial", n)
@@ -86,7 +86,7 @@ func TestDoNotCall(t *testing.T) {
 	if r := s.upload(t, supKey, "text/plain", "+385 91 555 0301\n\"+385 91 555 0302\n"); r.status != 422 {
 		t.Errorf("broken quoting: %d %s", r.status, r.body)
 	}
-	if c := s.call(t, "GET", "/v1/do-not-call/check?phone="+url.QueryEscape("+385915550301"), anaKey, nil, 200); c["listed"] != false {
+	if c := s.call(t, "GET", "/v1/dnc/check?phone="+url.QueryEscape("+385915550301"), anaKey, nil, 200); c["listed"] != false {
 		t.Errorf("a line of a refused file is listed: %v", c)
 	}
 
@@ -97,7 +97,7 @@ func TestDoNotCall(t *testing.T) {
 	s.call(t, "POST", path+"/end", anaKey, nil, 200)
 	s.call(t, "POST", path+"/dispose", anaKey, `{"dispositionClass":"Closed","dispositionCode":"Do not call"}`, 200)
 	s.waitFor(t, path, anaKey, "the call disposed", func(v map[string]any) bool { return v["status"] == "disposed" })
-	check := s.call(t, "GET", "/v1/do-not-call/check?phone="+url.QueryEscape("+385 91 555 0142"), supKey, nil, 200)
+	check := s.call(t, "GET", "/v1/dnc/check?phone="+url.QueryEscape("+385 91 555 0142"), supKey, nil, 200)
 	entry, _ := check["entry"].(map[string]any)
 	if check["listed"] != true || entry["addedBy"] != anaID || entry["source"] != "disposition" || !strings.Contains(entry["reason"].(string), call["id"].(string)) {
 		t.Errorf("after the blacklist disposition: %v", check)
@@ -105,7 +105,7 @@ func TestDoNotCall(t *testing.T) {
 	s.wantError(t, "POST", "/v1/interactions", anaKey, dial("+385915550142"), 422, "do_not_call", "to")
 
 	// Deleting the number makes it callable again.
-	s.call(t, "DELETE", "/v1/do-not-call/"+url.PathEscape("+385915550142"), supKey, nil, 204)
+	s.call(t, "DELETE", "/v1/dnc/"+url.PathEscape("+385915550142"), supKey, nil, 204)
 
 	// A conference with an internal contact and a transfer to one dial its number.
 	billing := s.call(t, "POST", "/v1/internal-contacts", supKey, map[string]string{"name": "Billing desk", "phone": "+385 1 600 7000"}, 201)

@@ -15,7 +15,7 @@ import (
 // the response.
 func (s *testStack) exportCSV(t *testing.T, key, id string) ([]map[string]string, response) {
 	t.Helper()
-	r := s.do("GET", "/v1/interactions/exports/"+id+"/download", key, "")
+	r := s.do("GET", "/v1/exports/"+id+"/download", key, "")
 	if r.status != 200 {
 		t.Fatalf("download %s: %d %s", id, r.status, r.body)
 	}
@@ -37,10 +37,10 @@ func (s *testStack) exportCSV(t *testing.T, key, id string) ([]map[string]string
 // waitExport polls an export until it is over and requires it completed.
 func (s *testStack) waitExport(t *testing.T, key, id string) map[string]any {
 	t.Helper()
-	ex := s.waitFor(t, "/v1/interactions/exports/"+id, key, "export "+id, func(v map[string]any) bool {
+	ex := s.waitFor(t, "/v1/exports/"+id, key, "export "+id, func(v map[string]any) bool {
 		return v["status"] == "completed" || v["status"] == "failed"
 	})
-	if ex["status"] != "completed" || ex["downloadUrl"] != "/v1/interactions/exports/"+id+"/download" {
+	if ex["status"] != "completed" || ex["downloadUrl"] != "/v1/exports/"+id+"/download" {
 		t.Fatalf("export %s: %v", id, ex)
 	}
 	return ex
@@ -94,7 +94,7 @@ func TestInteractionExport(t *testing.T) {
 	})
 
 	t.Run("refusals", func(t *testing.T) {
-		const path = "/v1/interactions/exports"
+		const path = "/v1/exports"
 		s.wantError(t, "POST", path, supKey, `{"channel":"fax"}`, 422, "invalid_field", "channel")
 		s.wantError(t, "POST", path, supKey, `{"from":"yesterday"}`, 422, "invalid_field", "from")
 		s.wantError(t, "POST", path, supKey, `{"queueId":"sales"}`, 422, "invalid_field", "queueId")
@@ -109,13 +109,13 @@ func TestInteractionExport(t *testing.T) {
 	})
 
 	// The supervisor's chats of the campaign.
-	r := s.do("POST", "/v1/interactions/exports", supKey, fmt.Sprintf(`{"campaignId":%q,"channel":"live_chat","to":"2099-01-01"}`, renewals))
+	r := s.do("POST", "/v1/exports", supKey, fmt.Sprintf(`{"campaignId":%q,"channel":"live_chat","to":"2099-01-01"}`, renewals))
 	if r.status != 202 {
 		t.Fatalf("request the export: %d %s", r.status, r.body)
 	}
 	created := r.json(t)
 	supExport := created["id"].(string)
-	if created["status"] != "queued" || r.header.Get("Location") != "/v1/interactions/exports/"+supExport ||
+	if created["status"] != "queued" || r.header.Get("Location") != "/v1/exports/"+supExport ||
 		created["filter"].(map[string]any)["campaignId"] != renewals {
 		t.Errorf("requested %v (Location %q)", created, r.header.Get("Location"))
 	}
@@ -152,13 +152,13 @@ func TestInteractionExport(t *testing.T) {
 	}
 
 	// Ana's export holds her own history only, whatever she filters on.
-	anaExport := s.call(t, "POST", "/v1/interactions/exports", anaKey, nil, 202)["id"].(string)
+	anaExport := s.call(t, "POST", "/v1/exports", anaKey, nil, 202)["id"].(string)
 	s.waitExport(t, anaKey, anaExport)
 	if rows, _ := s.exportCSV(t, anaKey, anaExport); !slices.Equal(idsOf(rows), []string{own}) || rows[0]["agentId"] != anaID ||
 		rows[0]["direction"] != "outbound" {
 		t.Errorf("Ana's export: %v", rows)
 	}
-	meExport := s.call(t, "POST", "/v1/interactions/exports", anaKey, `{"agentId":"me","campaignId":"`+renewals+`"}`, 202)["id"].(string)
+	meExport := s.call(t, "POST", "/v1/exports", anaKey, `{"agentId":"me","campaignId":"`+renewals+`"}`, 202)["id"].(string)
 	s.waitExport(t, anaKey, meExport)
 	if rows, _ := s.exportCSV(t, anaKey, meExport); len(rows) != 0 {
 		t.Errorf("Ana's export of the campaign: %v", idsOf(rows))
@@ -166,35 +166,35 @@ func TestInteractionExport(t *testing.T) {
 
 	t.Run("who sees which export", func(t *testing.T) {
 		// Ana sees her own exports only; the supervisor sees all three.
-		for _, path := range []string{"/v1/interactions/exports/" + supExport, "/v1/interactions/exports/" + supExport + "/download"} {
+		for _, path := range []string{"/v1/exports/" + supExport, "/v1/exports/" + supExport + "/download"} {
 			s.wantError(t, "GET", path, anaKey, nil, 404, "not_found", "")
 		}
 		var mine []string
-		for _, e := range s.call(t, "GET", "/v1/interactions/exports", anaKey, nil, 200)["items"].([]any) {
+		for _, e := range s.call(t, "GET", "/v1/exports", anaKey, nil, 200)["items"].([]any) {
 			mine = append(mine, e.(map[string]any)["id"].(string))
 		}
 		if !slices.Equal(mine, []string{meExport, anaExport}) {
 			t.Errorf("Ana's list %v", mine)
 		}
-		all := s.call(t, "GET", "/v1/interactions/exports?limit=2", supKey, nil, 200)
+		all := s.call(t, "GET", "/v1/exports?limit=2", supKey, nil, 200)
 		if items := all["items"].([]any); len(items) != 2 || all["nextAfter"] != anaExport {
 			t.Errorf("the supervisor's first page %v", all)
 		}
-		if r := s.do("GET", "/v1/interactions/exports/"+anaExport+"/download", supKey, ""); r.status != 200 {
+		if r := s.do("GET", "/v1/exports/"+anaExport+"/download", supKey, ""); r.status != 200 {
 			t.Errorf("the supervisor downloading Ana's export: %d %s", r.status, r.body)
 		}
-		s.wantError(t, "GET", "/v1/interactions/exports/not-an-id", supKey, nil, 404, "not_found", "")
+		s.wantError(t, "GET", "/v1/exports/not-an-id", supKey, nil, 404, "not_found", "")
 
 		// Another tenant's admin and agent find nothing.
 		b := s.call(t, "POST", "/v1/tenants", adminKey, `{"slug":"exports-b","name":"B","admin":{"email":"boss@b.test","name":"Boss"}}`, 201)
 		keyB := b["apiKey"].(map[string]any)["secret"].(string)
 		_, agentB := s.newUserKey(t, keyB, "agent")
 		for _, key := range []string{keyB, agentB} {
-			for _, path := range []string{"/v1/interactions/exports/" + supExport, "/v1/interactions/exports/" + supExport + "/download",
-				"/v1/interactions/exports/" + anaExport + "/download"} {
+			for _, path := range []string{"/v1/exports/" + supExport, "/v1/exports/" + supExport + "/download",
+				"/v1/exports/" + anaExport + "/download"} {
 				s.wantError(t, "GET", path, key, nil, 404, "not_found", "")
 			}
-			if items := s.call(t, "GET", "/v1/interactions/exports", key, nil, 200)["items"].([]any); len(items) != 0 {
+			if items := s.call(t, "GET", "/v1/exports", key, nil, 200)["items"].([]any); len(items) != 0 {
 				t.Errorf("tenant B lists %v", items)
 			}
 		}

@@ -283,7 +283,7 @@ func TestSentimentEndToEnd(t *testing.T) {
 	d := newProductivityDesk(t)
 	s := d.s
 	sup := s.follow(t, d.supKey, "", "")
-	cust := s.call(t, "POST", "/v1/customers", d.crm, map[string]any{"name": "Rita"}, 201)["id"].(string)
+	cust := s.call(t, "POST", "/v1/contacts", d.crm, map[string]any{"name": "Rita"}, 201)["id"].(string)
 
 	talk := func(from string, messages ...string) (string, []map[string]any) {
 		t.Helper()
@@ -333,7 +333,7 @@ func TestSentimentEndToEnd(t *testing.T) {
 		st, _ := v["sentiment"].(map[string]any)
 		return st != nil && (st["tag"] == "positive" || st["tag"] == "overly-positive")
 	})
-	trend := s.call(t, "GET", "/v1/customers/"+cust+"/sentiment", d.supKey, nil, 200)
+	trend := s.call(t, "GET", "/v1/contacts/"+cust+"/sentiment", d.supKey, nil, 200)
 	points := trend["points"].([]any)
 	if len(points) != 2 || points[0].(map[string]any)["interactionId"] != angry || trend["direction"] != "improving" {
 		t.Errorf("trend %v", trend)

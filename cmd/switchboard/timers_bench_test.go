@@ -345,7 +345,7 @@ func newTimersRun(b *testing.B, st *benchEnv, pool *pgxpool.Pool, snoozes int) *
 		st.benchCall(b, "POST", "/v1/agents/me/session", key, map[string]string{"status": "available"}, 201)
 		r.agents = append(r.agents, key)
 	}
-	st.benchCall(b, "POST", "/v1/do-not-call", r.adminKey, map[string]string{"phone": r.phone, "reason": "timers benchmark: callbacks fire and stop at this check"}, 201)
+	st.benchCall(b, "POST", "/v1/dnc", r.adminKey, map[string]string{"phone": r.phone, "reason": "timers benchmark: callbacks fire and stop at this check"}, 201)
 	return r
 }
 
