@@ -52,6 +52,8 @@ DNC_NUMBERS ?= 10000000
 # BenchmarkDurableTimers: TIMERS snoozed conversations and callbacks waiting at once, due in a
 # window a few minutes ahead, against as many bare sleeping workflows; a restart while they wait.
 TIMERS ?= 100000
+# BenchmarkHoldMusic: RTP_STREAMS calls on hold music against plain Go pacing of as many streams.
+RTP_STREAMS ?= 1500
 # BenchmarkSIPInboundCalls: SIP_CALLS calls from SIPp offered at SIP_RATE/s to a tenant's
 # number, answered with SDP and hung up, the interaction's start a stand-in.
 SIP_CALLS ?= 5000
@@ -66,6 +68,7 @@ bench:
 		-lifecycle-interactions $(LIFECYCLE_INTERACTIONS) -lifecycle-concurrency $(LIFECYCLE_CONCURRENCY)
 	$(GO) test -run '^$$' -bench WebhookDelivery -benchtime 1x -timeout 20m ./cmd/switchboard/ -webhook-deliveries $(WEBHOOK_DELIVERIES)
 	$(GO) test -run '^$$' -bench DoNotCallLookup -benchtime 1x -timeout 20m ./pgstore/ -dnc-numbers $(DNC_NUMBERS)
+	$(GO) test -run '^$$' -bench HoldMusic -benchtime 1x -timeout 10m ./media/rtpengine/ -streams $(RTP_STREAMS) -duration 10s
 	$(GO) test -run '^$$' -bench SIPInboundCalls -benchtime 1x ./media/ -sip-calls $(SIP_CALLS) -sip-rate $(SIP_RATE)
 	$(GO) test -run '^$$' -bench DurableTimers -benchtime 1x -timeout 300m ./cmd/switchboard/ -timers $(TIMERS)
 
