@@ -82,6 +82,7 @@ func historyOf(t *testing.T, s *testStack, workflowID string) string {
 // and nothing done twice. Bad rules get the documented 4xx; two rules triggering each
 // other stop at the chain cap, recorded as such.
 func TestAutomationsEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.args = append(s.args, "--no-worker")
 	s.start()

@@ -11,6 +11,7 @@ import (
 // starts it again, a change that ends it cancels it; and the built-in survey goes
 // out shortly after a conversation is solved.
 func TestAutomationTimeTriggersEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	s.start()
 	defer s.stop()

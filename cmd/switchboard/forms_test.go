@@ -202,6 +202,7 @@ func TestMandatoryFieldsBlockSolvedEndToEnd(t *testing.T) {
 // before its form is filled stops at the status action, reporting it with its error,
 // and runs nothing after it. Each run is in the timeline.
 func TestMacroEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	d := newProductivityDesk(t)
 	s := d.s
@@ -279,6 +280,7 @@ func TestMacroEndToEnd(t *testing.T) {
 // the chat is closed it gets its post-conversation tag, the history finds it by that
 // tag, and the customer's Customer 360 trend runs over their chats.
 func TestSentimentEndToEnd(t *testing.T) {
+	t.Parallel()
 	began := time.Now()
 	d := newProductivityDesk(t)
 	s := d.s

@@ -157,6 +157,7 @@ func TestInboundCallEndToEnd(t *testing.T) {
 // calls the customer through the trunk (SIPp, busy): the interaction ends as busy
 // and the agent's phone is hung up.
 func TestOutboundCallToBusyCustomer(t *testing.T) {
+	t.Parallel()
 	s := newTestStack(t)
 	trunkPort := freeUDP(t)
 	s.args = append(s.args, "--sip-digest-algorithms", "MD5,SHA-256", "--sip-trunk", "127.0.0.1:"+strconv.Itoa(trunkPort))
