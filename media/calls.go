@@ -725,10 +725,16 @@ func (s *Server) ringPhone(c *call, in workflows.MediaRingRequest, reg Registrat
 		a.leg.Close()
 		return nil
 	}
-	prev := c.agent
+	prev, b := c.agent, c.bridge
 	c.agent = a
+	if prev != nil && prev.connected {
+		c.bridge = nil
+	}
 	c.mu.Unlock()
 	if prev != nil {
+		if prev.connected && b != nil {
+			_ = b.Close()
+		}
 		s.endAgentLeg(context.Background(), c, prev)
 	}
 	s.log.Info("SIP ringing the agent's phone", "call_id", c.id, "agent_id", in.AgentID, "contact", reg.Contact, "source", reg.Source)
@@ -901,6 +907,10 @@ func (s *Server) bridgeAgent(c *call, a *agentLeg) error {
 	if c.ended || c.agent != a {
 		return errors.New("the call ended before the bridge")
 	}
+	if c.bridge != nil {
+		_ = c.bridge.Close()
+		c.bridge = nil
+	}
 	b := s.engine.NewBridge()
 	if err := b.Add(c.leg); err != nil {
 		return err
@@ -934,7 +944,7 @@ func (s *Server) StopRinging(_ context.Context, in workflows.MediaStopRequest) e
 	}
 	c.mu.Lock()
 	a := c.agent
-	if a == nil || a.agentID != in.AgentID || a.attempt != in.Attempt {
+	if a == nil || a.agentID != in.AgentID || in.Attempt != 0 && a.attempt != in.Attempt {
 		c.mu.Unlock()
 		return nil
 	}
@@ -950,7 +960,15 @@ func (s *Server) StopRinging(_ context.Context, in workflows.MediaStopRequest) e
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.endAgentLeg(ctx, c, a)
-	s.log.Info("SIP stopped ringing the agent's phone", "call_id", c.id, "agent_id", in.AgentID, "reason", in.Reason)
+	s.log.Info("SIP agent's phone taken off the call", "call_id", c.id, "agent_id", in.AgentID, "connected", a.connected, "reason", in.Reason)
+	if a.connected && c.dlg != nil && !c.isEnded() {
+		// The caller waits again.
+		s.async.Add(1)
+		go func() {
+			defer s.async.Done()
+			s.playWaiting(c)
+		}()
+	}
 	return nil
 }
 

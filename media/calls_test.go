@@ -199,6 +199,12 @@ type phone struct {
 
 func newPhone(t *testing.T, cs *callServer, status int) *phone {
 	t.Helper()
+	return newPhoneOf(t, cs, cs.agent, status)
+}
+
+// newPhoneOf is newPhone for another agent of the tenant.
+func newPhoneOf(t *testing.T, cs *callServer, agent sipAgent, status int) *phone {
+	t.Helper()
 	ph := &phone{peer: newBarePeer(t), invites: make(chan *sip.Request, 4), byes: make(chan struct{}, 4),
 		answered: make(chan *sipgo.DialogServerSession, 4)}
 	dialogs := sipgo.NewDialogServerCache(ph.client, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1", Port: ph.port}})
@@ -237,10 +243,10 @@ func newPhone(t *testing.T, cs *callServer, status int) *phone {
 	})
 	// Register at the phone's own port.
 	uri := fmt.Sprintf("sip:127.0.0.1:%d", cs.port)
-	req := cs.registerRequest(cs.agent, "UDP", cs.agent.tenant.Slug, fmt.Sprintf("<sip:%s@127.0.0.1:%d>", cs.agent.extension, ph.port))
+	req := cs.registerRequest(agent, "UDP", agent.tenant.Slug, fmt.Sprintf("<sip:%s@127.0.0.1:%d>", agent.extension, ph.port))
 	req.Laddr = sip.Addr{IP: []byte{127, 0, 0, 1}, Port: ph.port}
 	chal := challenges(t, sendReq(t, ph.client, req))
-	if res := resend(t, ph.client, req, answer(chal["SHA-256"], cs.agent.extension, cs.agent.password, "REGISTER", uri, "00000001")); res.StatusCode != 200 {
+	if res := resend(t, ph.client, req, answer(chal["SHA-256"], agent.extension, agent.password, "REGISTER", uri, "00000001")); res.StatusCode != 200 {
 		t.Fatalf("phone registration: %d", res.StatusCode)
 	}
 	return ph
@@ -574,5 +580,47 @@ func TestInboundCallDelayedOffer(t *testing.T) {
 				t.Fatalf("event %q", got)
 			}
 		})
+	}
+}
+
+// A cold transfer: the first agent's phone is taken off the call (BYE), the
+// target's rings and, answered, is bridged to the caller.
+func TestInboundCallTransfer(t *testing.T) {
+	cs := startCallServer(t)
+	bo := addSIPAgent(t, cs.agent.tenant, "1002")
+	anaPhone := newPhone(t, cs, 200)
+	boPhone := newPhoneOf(t, cs, bo, 200)
+	caller := newPeer(t)
+	if _, err := cs.dial(t, caller, cs.number, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs.ix.mu.Lock()
+	callID := cs.ix.starts[0].Media.CallID
+	cs.ix.mu.Unlock()
+	ring := func(agent string, attempt int) {
+		t.Helper()
+		res, err := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: callID, TenantID: cs.agent.tenant.ID,
+			InteractionID: "ix", AgentID: agent, Attempt: attempt, RingUntil: time.Now().Add(10 * time.Second)})
+		if err != nil || res.Phones != 1 {
+			t.Fatalf("ring %s: %+v, %v", agent, res, err)
+		}
+	}
+	ring(cs.agent.agentID, 1)
+	anaPhone.nextInvite(t)
+	if got := cs.ix.next(t); got != "answered "+cs.agent.agentID {
+		t.Fatalf("event %q", got)
+	}
+	if err := cs.srv.StopRinging(context.Background(), workflows.MediaStopRequest{CallID: callID, AgentID: cs.agent.agentID}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-anaPhone.byes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the transferring agent's phone stayed on the call")
+	}
+	ring(bo.agentID, 2)
+	boPhone.nextInvite(t)
+	if got := cs.ix.next(t); got != "answered "+bo.agentID {
+		t.Fatalf("event %q", got)
 	}
 }

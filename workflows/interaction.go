@@ -379,7 +379,11 @@ func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 	for w.st.Status.Active() {
 		var err error
 		if w.st.Status.Held() {
+			agent := w.st.AgentID
 			err = w.connected(ctx)
+			if err == nil && w.st.Status.Active() && !w.st.Status.Held() {
+				w.mediaAgentLeft(ctx, agent) // transferred away
+			}
 		} else {
 			err = w.assign(ctx)
 		}
@@ -409,6 +413,7 @@ func (w *interaction) run(ctx workflow.Context) (*InteractionState, error) {
 func (w *interaction) assign(ctx workflow.Context) error {
 	if w.st.Status == pgstore.InteractionOffered {
 		// Handed over to an agent by a transfer: it rings on them first.
+		w.mediaRing(ctx)
 		if err := w.ring(ctx); err != nil {
 			return err
 		}

@@ -113,7 +113,10 @@ type MediaRingResult struct {
 	Gone bool `json:"gone,omitempty"`
 }
 
-// MediaStopRequest stops ringing an agent's phone for an offer that closed.
+// MediaStopRequest stops ringing an agent's phone for an offer that closed, or,
+// with Attempt 0, takes the agent's phone off the call whatever the offer was (a
+// transfer took the call from them): the caller waits again, hearing the waiting
+// treatment.
 type MediaStopRequest struct {
 	CallID  string `json:"callId"`
 	AgentID string `json:"agentId"`
@@ -254,6 +257,19 @@ func (w *interaction) mediaOfferClosed(ctx workflow.Context, agent string, outco
 		Attempt: w.st.Offers, Reason: reason}, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("stopping the agent's phone failed", "error", err)
+	}
+}
+
+// mediaAgentLeft takes the phone of an agent a transfer took the call from off the
+// call.
+func (w *interaction) mediaAgentLeft(ctx workflow.Context, agent string) {
+	if !w.mediaCall() || agent == "" {
+		return
+	}
+	err := w.media(ctx, MediaStopRingingActivity, MediaStopRequest{CallID: w.in.Media.CallID, AgentID: agent,
+		Reason: "the call was transferred"}, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("taking the agent's phone off the call failed", "error", err)
 	}
 }
 

@@ -212,3 +212,28 @@ func TestInteractionMediaOutboundBusy(t *testing.T) {
 		t.Errorf("media log %q", got)
 	}
 }
+
+// A cold transfer of a SIP call: the transferring agent's phone is taken off the
+// call and the target's phone rings; their answer connects them.
+func TestInteractionMediaCallTransfer(t *testing.T) {
+	d := newDesk(t, ana, bo)
+	d.mediaCall(&mediaHost{})
+	d.accept(2*time.Second, ana)
+	transferred := d.update(10*time.Second, workflows.TransferUpdate, workflows.TransferInput{Actor: as(ana), Mode: "cold",
+		Target: workflows.TransferTarget{Kind: "agent", ID: bo}})
+	answered := d.accept(12*time.Second, bo)
+	d.env.RegisterDelayedCallback(func() {
+		d.env.SignalWorkflow(workflows.HangupSignal, workflows.HangupInput{TenantID: tenantID, Reason: "the caller hung up"})
+	}, time.Minute)
+	st := d.run()
+	wantOK(t, "transfer", transferred)
+	wantOK(t, "answer by Bo", answered)
+	if st.AgentID != bo || st.EndReason != "the caller hung up" {
+		t.Errorf("final state %+v", st)
+	}
+	want := []string{"offer " + ana, "media ring " + ana + " 1", "media stop " + ana + " 0", "media ring " + bo + " 2",
+		"media hangup the caller hung up"}
+	if got := d.mediaLog(); !slices.Equal(got, want) {
+		t.Errorf("media log\n%q\nwant\n%q", got, want)
+	}
+}
