@@ -638,6 +638,7 @@ func (s *Server) RegisterActivities(r ActivityRegistry) {
 	r.RegisterActivityWithOptions(s.Hangup, activity.RegisterOptions{Name: workflows.MediaHangupActivity})
 	r.RegisterActivityWithOptions(s.Watch, activity.RegisterOptions{Name: workflows.MediaWatchActivity})
 	r.RegisterActivityWithOptions(s.Dial, activity.RegisterOptions{Name: workflows.MediaDialActivity})
+	r.RegisterActivityWithOptions(s.Hold, activity.RegisterOptions{Name: workflows.MediaHoldActivity})
 }
 
 // watchBeat is how often Watch heartbeats: well inside the workflow's heartbeat

@@ -368,6 +368,13 @@ func TestInboundCallRingsAgentPhone(t *testing.T) {
 	res3, err := phoneDlg.Do(hctx, preinvite)
 	checkHold("phone", res3, err, "o=switchboard ")
 
+	// Hold from the desktop: the caller hears hold music instead of the agent.
+	for _, hold := range []bool{true, false} {
+		if err := cs.srv.Hold(context.Background(), workflows.MediaHoldRequest{CallID: start.Media.CallID, Hold: hold}); err != nil {
+			t.Fatalf("hold %v: %v", hold, err)
+		}
+	}
+
 	// The same offer rung again (a retried activity) rings nothing more.
 	if res, _ := cs.srv.RingAgent(context.Background(), workflows.MediaRingRequest{CallID: start.Media.CallID, TenantID: cs.agent.tenant.ID,
 		AgentID: cs.agent.agentID, Attempt: 1, RingUntil: time.Now().Add(10 * time.Second)}); res.Phones != 1 {

@@ -60,26 +60,7 @@ func (s *Server) playWaiting(c *call) {
 	}
 	cfg := w.Strategy.Config
 	load := func(part voicewait.Part, position int) (*rtpengine.Audio, error) {
-		if !part.Enabled {
-			return nil, nil
-		}
-		var b []byte
-		switch part.Source {
-		case voicewait.SourceFile:
-			b, err = s.waiting.VoiceAudioWAV(ctx, c.tenantID, part.AudioID)
-		case voicewait.SourceTTS:
-			if s.speech == nil {
-				return nil, errors.New("no speech engine for a text-to-speech part")
-			}
-			text := voicewait.RenderPosition(part.Text, part.Language, position)
-			b, err = s.speech.Render(ctx, tts.Request{Text: text, Language: part.Language, Voice: part.Voice, Rate: part.SpeechRate})
-		default:
-			return nil, fmt.Errorf("part source %q", part.Source)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return rtpengine.LoadWAV(b)
+		return s.partAudio(ctx, c.tenantID, part, position)
 	}
 	parts := map[voicewait.Kind]*rtpengine.Audio{}
 	var d voicewait.Durations
@@ -157,6 +138,67 @@ func (s *Server) playWaiting(c *call) {
 			return // the agent answered: the bridge took over the leg
 		}
 	}
+}
+
+// partAudio loads a strategy's part: its file, or its text spoken with position;
+// nil for a part that is off.
+func (s *Server) partAudio(ctx context.Context, tenantID string, part voicewait.Part, position int) (*rtpengine.Audio, error) {
+	if !part.Enabled {
+		return nil, nil
+	}
+	var (
+		b   []byte
+		err error
+	)
+	switch part.Source {
+	case voicewait.SourceFile:
+		b, err = s.waiting.VoiceAudioWAV(ctx, tenantID, part.AudioID)
+	case voicewait.SourceTTS:
+		if s.speech == nil {
+			return nil, errors.New("no speech engine for a text-to-speech part")
+		}
+		text := voicewait.RenderPosition(part.Text, part.Language, position)
+		b, err = s.speech.Render(ctx, tts.Request{Text: text, Language: part.Language, Voice: part.Voice, Rate: part.SpeechRate})
+	default:
+		return nil, fmt.Errorf("part source %q", part.Source)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rtpengine.LoadWAV(b)
+}
+
+// Hold puts the caller of a connected call on hold, hearing the hold music of their
+// number's waiting strategy (silence without one), or takes them off it.
+func (s *Server) Hold(ctx context.Context, in workflows.MediaHoldRequest) error {
+	c := s.findCall(in.CallID)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	b := c.bridge
+	c.mu.Unlock()
+	if b == nil {
+		return nil // not bridged (yet, or any more): nothing to hold
+	}
+	if !in.Hold {
+		if err := b.Unhold(c.leg); err != nil && !errors.Is(err, rtpengine.ErrClosed) {
+			s.log.Debug("SIP unhold", "call_id", c.id, "error", err)
+		}
+		return nil
+	}
+	music := rtpengine.Item{} // silence, for ever
+	if s.waiting != nil && c.interactionID != "" {
+		if w, err := s.waiting.VoiceWaitingOf(ctx, c.tenantID, c.interactionID); err == nil && w.Strategy != nil {
+			if a, err := s.partAudio(ctx, c.tenantID, w.Strategy.HoldMusic, 0); err == nil && a != nil {
+				music = rtpengine.Item{Audio: a, Loop: true}
+			}
+		}
+	}
+	if _, err := b.Hold(c.leg, music); err != nil && !errors.Is(err, rtpengine.ErrClosed) {
+		s.log.Debug("SIP hold", "call_id", c.id, "error", err)
+	}
+	return nil
 }
 
 // waitingOf reads the call's place in its queue, once its workflow has written it.

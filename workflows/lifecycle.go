@@ -358,6 +358,7 @@ func (w *interaction) onHold(ctx workflow.Context, in HoldInput) (*InteractionSt
 			return err
 		}
 		w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+		w.mediaHold(ctx, true)
 		return nil
 	})
 }
@@ -371,6 +372,7 @@ func (w *interaction) onUnhold(ctx workflow.Context, in HoldInput) (*Interaction
 			return err
 		}
 		w.upsert(ctx, StatusKey.ValueSet(string(next.Status)))
+		w.mediaHold(ctx, false)
 		return nil
 	})
 }

@@ -53,7 +53,15 @@ const (
 	MediaHangupActivity      = "MediaHangup"
 	MediaWatchActivity       = "MediaWatch"
 	MediaDialActivity        = "MediaDial"
+	MediaHoldActivity        = "MediaHold"
 )
+
+// MediaHoldRequest puts the caller of a connected call on hold (hearing hold music)
+// or takes them off it.
+type MediaHoldRequest struct {
+	CallID string `json:"callId"`
+	Hold   bool   `json:"hold"`
+}
 
 // MediaDialRequest places an outbound interaction's call from its media host: the
 // agent's registered phone first, then the customer through the carrier trunk. How
@@ -270,6 +278,16 @@ func (w *interaction) mediaAgentLeft(ctx workflow.Context, agent string) {
 		Reason: "the call was transferred"}, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("taking the agent's phone off the call failed", "error", err)
+	}
+}
+
+// mediaHold puts the caller on hold or takes them off it.
+func (w *interaction) mediaHold(ctx workflow.Context, hold bool) {
+	if !w.mediaCall() {
+		return
+	}
+	if err := w.media(ctx, MediaHoldActivity, MediaHoldRequest{CallID: w.in.Media.CallID, Hold: hold}, nil); err != nil {
+		workflow.GetLogger(ctx).Error("holding the call failed", "hold", hold, "error", err)
 	}
 }
 

@@ -50,6 +50,9 @@ func registerMediaHost(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaDialRequest) error {
 		return notMocked(workflows.MediaDialActivity)
 	}, activity.RegisterOptions{Name: workflows.MediaDialActivity})
+	env.RegisterActivityWithOptions(func(context.Context, workflows.MediaHoldRequest) error {
+		return notMocked(workflows.MediaHoldActivity)
+	}, activity.RegisterOptions{Name: workflows.MediaHoldActivity})
 }
 
 func (d *desk) mediaCall(h *mediaHost) {
@@ -72,6 +75,12 @@ func (d *desk) mediaCall(h *mediaHost) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.log = append(d.log, fmt.Sprintf("media stop %s %d", in.AgentID, in.Attempt))
+		return nil
+	})
+	d.env.OnActivity(workflows.MediaHoldActivity, mock.Anything, mock.Anything).Return(func(_ context.Context, in workflows.MediaHoldRequest) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.log = append(d.log, fmt.Sprintf("media hold %v", in.Hold))
 		return nil
 	})
 	watch := d.env.OnActivity(workflows.MediaWatchActivity, mock.Anything, mock.Anything)
@@ -233,6 +242,29 @@ func TestInteractionMediaCallTransfer(t *testing.T) {
 	}
 	want := []string{"offer " + ana, "media ring " + ana + " 1", "media stop " + ana + " 0", "media ring " + bo + " 2",
 		"media hangup the caller hung up"}
+	if got := d.mediaLog(); !slices.Equal(got, want) {
+		t.Errorf("media log\n%q\nwant\n%q", got, want)
+	}
+}
+
+// Hold and unhold of a SIP call put the caller on hold music on its media host and
+// take them off it.
+func TestInteractionMediaCallHold(t *testing.T) {
+	d := newDesk(t, ana)
+	d.mediaCall(&mediaHost{})
+	d.accept(2*time.Second, ana)
+	held := d.update(5*time.Second, workflows.HoldUpdate, workflows.HoldInput{Actor: as(ana)})
+	resumed := d.update(15*time.Second, workflows.UnholdUpdate, workflows.HoldInput{Actor: as(ana)})
+	d.env.RegisterDelayedCallback(func() {
+		d.env.SignalWorkflow(workflows.HangupSignal, workflows.HangupInput{TenantID: tenantID, Reason: "the caller hung up"})
+	}, time.Minute)
+	st := d.run()
+	wantOK(t, "hold", held)
+	wantOK(t, "unhold", resumed)
+	if st.Holds != 1 || st.HoldSeconds != 10 {
+		t.Errorf("final state %+v", st)
+	}
+	want := []string{"offer " + ana, "media ring " + ana + " 1", "media hold true", "media hold false", "media hangup the caller hung up"}
 	if got := d.mediaLog(); !slices.Equal(got, want) {
 		t.Errorf("media log\n%q\nwant\n%q", got, want)
 	}
