@@ -624,12 +624,31 @@ func (s *Server) runUpdate(ctx context.Context, tenantID, id, name string, arg a
 	}
 	uctx, cancel := context.WithTimeout(ctx, interactionCallTimeout)
 	defer cancel()
-	h, err := s.temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+	// One update ID for every attempt: the server runs an update once per ID, so a
+	// repeat after an aborted attempt cannot apply the action twice.
+	opts := client.UpdateWorkflowOptions{
+		UpdateID:   uuid.NewString(),
 		WorkflowID: workflows.InteractionWorkflowID(id), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(uctx, &st)
+	}
+	var err error
+	for {
+		var h client.WorkflowUpdateHandle
+		h, err = s.temporal.UpdateWorkflow(uctx, opts)
+		if err == nil {
+			err = h.Get(uctx, &st)
+		}
+		// The server aborts an update whose workflow task failed or timed out before
+		// the workflow accepted it (a worker held up past the task's timeout): the
+		// update was not applied, and trying again is what the server asks for.
+		var unavailable *serviceerror.Unavailable
+		if !errors.As(err, &unavailable) || uctx.Err() != nil {
+			break
+		}
+		select {
+		case <-uctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	if err != nil {
 		return st, s.interactionError(ctx, tenantID, id, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -438,6 +440,10 @@ func TestInboundCallDeclinesAndHangup(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	cs.srv.RegisterActivities(env)
+	// The watch's first heartbeat says it found the call and watches it.
+	watching := make(chan struct{})
+	var beat sync.Once
+	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beat.Do(func() { close(watching) }) })
 	watched := make(chan workflows.MediaWatchResult, 1)
 	go func() {
 		v, err := env.ExecuteActivity(workflows.MediaWatchActivity, workflows.MediaWatchRequest{CallID: callID})
@@ -453,7 +459,9 @@ func TestInboundCallDeclinesAndHangup(t *testing.T) {
 	select {
 	case <-watched:
 		t.Fatal("the watch ended while the call lives")
-	case <-time.After(300 * time.Millisecond):
+	case <-watching:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch never started watching the call")
 	}
 	if err := cs.srv.Hangup(context.Background(), workflows.MediaHangupRequest{CallID: callID, Reason: "max wait"}); err != nil {
 		t.Fatal(err)
