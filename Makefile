@@ -52,6 +52,10 @@ DNC_NUMBERS ?= 10000000
 # BenchmarkDurableTimers: TIMERS snoozed conversations and callbacks waiting at once, due in a
 # window a few minutes ahead, against as many bare sleeping workflows; a restart while they wait.
 TIMERS ?= 100000
+# BenchmarkAutomationTimers: AUTOMATION_TIMERS time-based automations armed at once, how late they fire;
+# BenchmarkAutomationEvents: customer-message throughput with no rules against AUTOMATION_RULES enabled rules.
+AUTOMATION_TIMERS ?= 50000
+AUTOMATION_RULES  ?= 100
 # BenchmarkHoldMusic: RTP_STREAMS calls on hold music against plain Go pacing of as many streams.
 RTP_STREAMS ?= 1500
 # BenchmarkSIPInboundCalls: SIP_CALLS calls from SIPp offered at SIP_RATE/s to a tenant's
@@ -70,6 +74,8 @@ bench:
 	$(GO) test -run '^$$' -bench DoNotCallLookup -benchtime 1x -timeout 20m ./pgstore/ -dnc-numbers $(DNC_NUMBERS)
 	$(GO) test -run '^$$' -bench HoldMusic -benchtime 1x -timeout 10m ./media/rtpengine/ -streams $(RTP_STREAMS) -duration 10s
 	$(GO) test -run '^$$' -bench SIPInboundCalls -benchtime 1x ./media/ -sip-calls $(SIP_CALLS) -sip-rate $(SIP_RATE)
+	$(GO) test -run '^$$' -bench AutomationEvents -benchtime 1x -timeout 30m ./cmd/switchboard/ -automation-rules $(AUTOMATION_RULES)
+	$(GO) test -run '^$$' -bench AutomationTimers -benchtime 1x -timeout 60m ./cmd/switchboard/ -automation-timers $(AUTOMATION_TIMERS)
 	$(GO) test -run '^$$' -bench DurableTimers -benchtime 1x -timeout 300m ./cmd/switchboard/ -timers $(TIMERS)
 
 lint:
