@@ -130,9 +130,10 @@ func fromAutomation(err error) error {
 // to one tenant's automation list.
 const automationsLockClass = 0x4154 // "AT"
 
+var automationList = orderedList{table: "automation_rules", noun: "automation", plural: "automations", lockClass: automationsLockClass}
+
 func lockAutomations(ctx context.Context, tx pgx.Tx, tenantID string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, automationsLockClass, tenantID)
-	return err
+	return automationList.lock(ctx, tx, tenantID)
 }
 
 const automationColumns = `id, tenant_id, name, position, enabled, triggers, conditions, actions, created_at, updated_at`
@@ -256,12 +257,6 @@ func lowerAll(in []string) []string {
 	return out
 }
 
-func countAutomations(ctx context.Context, tx pgx.Tx, tenantID string) (int, error) {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM automation_rules WHERE tenant_id = $1`, tenantID).Scan(&n)
-	return n, err
-}
-
 func marshalRule(r automation.Rule) (triggers, conditions, actions []byte, err error) {
 	if triggers, err = json.Marshal(r.Triggers); err != nil {
 		return
@@ -302,21 +297,15 @@ func (s *Store) CreateAutomation(ctx context.Context, tenantID string, actor Act
 		if err := checkAutomationRefs(ctx, tx, tenantID, in.Rule()); err != nil {
 			return err
 		}
-		n, err := countAutomations(ctx, tx, tenantID)
+		n, err := automationList.count(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
 		if n >= MaxAutomations {
 			return fmt.Errorf("a tenant has at most %d automations; delete unused ones first: %w", MaxAutomations, ErrConflict)
 		}
-		pos := in.Position
-		switch {
-		case pos == 0:
-			pos = n + 1
-		case pos > n+1:
-			return invalid("position", "must be between 1 and %d", n+1)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE automation_rules SET position = position + 1 WHERE tenant_id = $1 AND position >= $2`, tenantID, pos); err != nil {
+		pos, err := automationList.makeRoom(ctx, tx, tenantID, in.Position, n)
+		if err != nil {
 			return err
 		}
 		out, err = scanAutomation(tx.QueryRow(ctx, `
@@ -412,20 +401,7 @@ func (s *Store) UpdateAutomation(ctx context.Context, tenantID string, actor Act
 			return err
 		}
 		if in.Position != nil && *in.Position != a.Position {
-			n, err := countAutomations(ctx, tx, tenantID)
-			if err != nil {
-				return err
-			}
-			if *in.Position > n {
-				return invalid("position", "must be between 1 and %d", n)
-			}
-			if _, err := tx.Exec(ctx, `
-				UPDATE automation_rules SET position = CASE
-					WHEN id = $2 THEN $4
-					WHEN $4 < $3 THEN position + 1
-					ELSE position - 1 END
-				WHERE tenant_id = $1 AND position BETWEEN least($3::int, $4::int) AND greatest($3::int, $4::int)`,
-				tenantID, a.ID, a.Position, *in.Position); err != nil {
+			if err := automationList.move(ctx, tx, tenantID, a.ID, a.Position, *in.Position); err != nil {
 				return err
 			}
 		}
@@ -457,12 +433,8 @@ func (s *Store) DeleteAutomation(ctx context.Context, tenantID string, actor Act
 		if err := lockAutomations(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		var pos int
-		var name string
-		if err := tx.QueryRow(ctx, `DELETE FROM automation_rules WHERE tenant_id = $1 AND id = $2 RETURNING position, name`, tenantID, id).Scan(&pos, &name); err != nil {
-			return translate(err, "automation")
-		}
-		if _, err := tx.Exec(ctx, `UPDATE automation_rules SET position = position - 1 WHERE tenant_id = $1 AND position > $2`, tenantID, pos); err != nil {
+		pos, name, err := automationList.remove(ctx, tx, tenantID, id)
+		if err != nil {
 			return err
 		}
 		return audit(ctx, tx, tenantID, actor, "automation.deleted", "automation", id, map[string]any{"name": name, "position": pos})
@@ -485,32 +457,8 @@ func (s *Store) ReorderAutomations(ctx context.Context, tenantID string, actor A
 		if err := lockAutomations(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id::text FROM automation_rules WHERE tenant_id = $1`, tenantID)
+		err := automationList.reorder(ctx, tx, tenantID, ids)
 		if err != nil {
-			return err
-		}
-		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		known := make(map[string]bool, len(have))
-		for _, id := range have {
-			known[id] = true
-		}
-		unknown := 0
-		for _, id := range ids {
-			if !known[id] {
-				unknown++
-			}
-		}
-		if unknown > 0 || len(ids) != len(have) {
-			return fmt.Errorf("the order must list each of the tenant's %d automations exactly once; it lists %d, %d of them unknown — reload the automations and try again: %w",
-				len(have), len(ids), unknown, ErrConflict)
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE automation_rules r SET position = o.pos, updated_at = now()
-			FROM unnest($2::uuid[]) WITH ORDINALITY AS o (id, pos)
-			WHERE r.tenant_id = $1 AND r.id = o.id AND r.position <> o.pos`, tenantID, ids); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, tenantID, actor, "automations.reordered", "automation_list", tenantID, in); err != nil {
